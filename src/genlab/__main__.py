@@ -1,0 +1,5 @@
+"""`python -m genlab` runs the CLI."""
+
+from genlab.cli import main
+
+main()

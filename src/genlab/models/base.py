@@ -1,0 +1,95 @@
+"""The interface every generative model answers, whatever its family.
+
+The trainer, metrics, latent tools, studies and app only ever call these methods, so they
+never branch on a model's family. A model owns its networks, its objective, its optimizers
+and its update rule (`train_step`); the trainer owns the loop.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from genlab.data.batches import Batch
+
+
+class GenerativeModel(nn.Module):
+    """Base class of every registered model.
+
+    Subclasses set `config_class` (a dataclass) and implement `train_step` and `sample`;
+    latent models also implement `decode` (and `encode` when they have an encoder).
+    """
+
+    registry_name: ClassVar[str] = ""
+    config_class: ClassVar[type]
+    # Small overrides that make the model tiny enough for the conformance tests (seconds on a CPU).
+    tiny_config: ClassVar[dict[str, Any]] = {}
+    # Kind of data the model takes: "image" models want (C, H, W); "any" also takes points (D,).
+    supported_data: ClassVar[tuple[str, ...]] = ("image",)
+
+    def __init__(self, config: Any, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
+        super().__init__()
+        self.config = config
+        self.data_shape = tuple(data_shape)
+        self.num_classes = num_classes
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+
+    # --- what the model is -------------------------------------------------------------
+    latent_dim: int = 0
+    conditional: bool = False
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    # --- training ----------------------------------------------------------------------
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Create and return this model's optimizers by name (stored in `self.optimizers`)."""
+        raise NotImplementedError
+
+    def setup_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Called once by the trainer after the model is on its device."""
+        self.optimizers = self.configure_optimizers()
+        return self.optimizers
+
+    def train_step(self, batch: Batch, step: int) -> dict[str, float]:
+        """One update with the model's own rule; returns named losses/diagnostics as floats."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def validation_metrics(self, batch: Batch) -> dict[str, float]:
+        """Held-out measures of the model's own objective (e.g. the ELBO); empty when it has none."""
+        return {}
+
+    # --- generation --------------------------------------------------------------------
+    def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+        """`n` samples in [0, 1] with shape (n, *data_shape); `generator` makes them reproducible."""
+        raise NotImplementedError
+
+    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw `n` codes from the prior, on the model's device, with an explicit generator."""
+        z = torch.randn(n, self.latent_dim, generator=generator, device=generator.device if generator else "cpu")
+        return z.to(self.device)
+
+    def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        raise NotImplementedError(f"{self.registry_name} has no latent decoder")
+
+    def encode(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        raise NotImplementedError(f"{self.registry_name} has no encoder")
+
+    def check_labels(self, n: int, labels: torch.Tensor | None) -> torch.Tensor | None:
+        """Validate requested class labels for conditional sampling (None for unconditional models)."""
+        if labels is None:
+            return None
+        from genlab.errors import GenlabError
+
+        if not self.conditional:
+            raise GenlabError(f"model '{self.registry_name}' is not conditional: drop --label")
+        labels = torch.as_tensor(labels, dtype=torch.long, device=self.device).reshape(-1)
+        if labels.numel() == 1:
+            labels = labels.expand(n)
+        if labels.numel() != n or labels.min() < 0 or labels.max() >= self.num_classes:
+            raise GenlabError(f"labels must be {n} class indices in [0, {self.num_classes})")
+        return labels

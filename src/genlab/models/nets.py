@@ -1,0 +1,104 @@
+"""Plain network blocks shared by the model families: MLPs and DCGAN-style conv stacks.
+
+Networks here know nothing about objectives; models wrap them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def mlp(sizes: list[int], activation: type[nn.Module] = nn.ReLU, batch_norm: bool = False,
+        dropout: float = 0.0, final_activation: nn.Module | None = None) -> nn.Sequential:
+    """Linear layers through `sizes`, with activation (and optional BN/dropout) between them."""
+    layers: list[nn.Module] = []
+    for index, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(fan_in, fan_out))
+        if index < len(sizes) - 2:
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(fan_out))
+            layers.append(activation())
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+    if final_activation is not None:
+        layers.append(final_activation)
+    return nn.Sequential(*layers)
+
+
+def conv_plan(image_size: int) -> tuple[int, int]:
+    """(base, doublings) with base * 2**doublings == image_size and 4 <= base < 8.
+
+    28 -> (7, 2), 32 -> (4, 3), 64 -> (4, 4): the conv stacks are sized for the data instead of
+    upsampling small images to 64 pixels.
+    """
+    base, doublings = image_size, 0
+    while base % 2 == 0 and base // 2 >= 4:
+        base //= 2
+        doublings += 1
+    if doublings == 0 or base >= 8:
+        raise ValueError(
+            f"conv models need an image side of the form b*2^k with 4 <= b < 8 (28, 32, 48, 64, ...); got {image_size}"
+        )
+    return base, doublings
+
+
+class DCGANGenerator(nn.Module):
+    """Radford et al.: z -> transposed convs with BN+ReLU -> tanh image of (C, S, S)."""
+
+    def __init__(self, latent_dim: int, channels: int, image_size: int, features: int = 64) -> None:
+        super().__init__()
+        base, doublings = conv_plan(image_size)
+        width = features * 2 ** (doublings - 1)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(latent_dim, width, base, 1, 0, bias=False),  # (B, width, base, base)
+            nn.BatchNorm2d(width),
+            nn.ReLU(True),
+        ]
+        for _ in range(doublings - 1):
+            layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width // 2), nn.ReLU(True)]
+            width //= 2
+        layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1, bias=False), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        self.latent_dim = latent_dim
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z.view(z.shape[0], self.latent_dim, 1, 1))
+
+
+class DCGANDiscriminator(nn.Module):
+    """Radford et al.: strided convs with LeakyReLU(0.2), BN on all but the first; one logit out."""
+
+    def __init__(self, channels: int, image_size: int, features: int = 64, batch_norm: bool = True) -> None:
+        super().__init__()
+        base, doublings = conv_plan(image_size)
+        layers: list[nn.Module] = [nn.Conv2d(channels, features, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        width = features
+        for _ in range(doublings - 1):
+            layers.append(nn.Conv2d(width, width * 2, 4, 2, 1, bias=not batch_norm))
+            if batch_norm:
+                layers.append(nn.BatchNorm2d(width * 2))
+            layers.append(nn.LeakyReLU(0.2, True))
+            width *= 2
+        layers.append(nn.Conv2d(width, 1, base, 1, 0, bias=False))  # (B, 1, 1, 1)
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).flatten(1).squeeze(1)  # (B,) logits
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """The DCGAN paper's initialisation: conv weights N(0, 0.02); BN weights N(1, 0.02), bias 0."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+def flat_size(shape: tuple[int, ...]) -> int:
+    return math.prod(shape)

@@ -1,0 +1,1 @@
+"""Plots and (later) HTML reports built from run folders."""

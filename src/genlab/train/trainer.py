@@ -1,0 +1,355 @@
+"""The training loop: budgets, devices, seeds, logging, sample grids, checkpoints and resumption.
+
+The trainer knows nothing about model families: it calls `model.train_step(batch, step)` and
+writes what comes back. Everything a run needs to continue is in its folder.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+import genlab
+from genlab.config import from_dict, to_dict, write_yaml
+from genlab.data.batches import Batcher, to_float
+from genlab.data.registry import DataConfig, Dataset, load_dataset
+from genlab.errors import GenlabError
+from genlab.images import save_gif, save_samples
+from genlab.models.base import GenerativeModel
+from genlab.models.registry import create_model, get_model_class
+from genlab.train.checkpoint import (
+    list_checkpoints,
+    load_checkpoint,
+    model_tensors,
+    optimizer_from_flat,
+    prune_checkpoints,
+    restore_rng,
+    save_checkpoint,
+    save_tensors,
+)
+from genlab.train.run import CONFIG_FILE, MODEL_FILE, Run
+
+
+@dataclass
+class TrainConfig:
+    """The trainer's options. Budgets: the first of steps / epochs / minutes to run out stops training."""
+
+    steps: int | None = None
+    epochs: float | None = None
+    minutes: float | None = None
+    batch_size: int | None = None  # None: the model's own default (its paper's)
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    log_every: int = 50
+    eval_every: int = 250  # held-out metrics (e.g. the test ELBO) on a fixed test subset
+    eval_items: int = 1000
+    sample_every: int = 500
+    num_samples: int = 64
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 3  # 0 keeps all
+    deterministic: bool = False
+    threads: int | None = None  # torch CPU threads; None = all cores
+    progress: bool = True
+
+    def validate(self) -> None:
+        for key in ("steps", "epochs", "minutes", "batch_size"):
+            value = getattr(self, key)
+            if value is not None and value <= 0:
+                raise GenlabError(f"train option '{key}' must be positive, got {value}")
+        for key in ("log_every", "eval_every", "sample_every", "checkpoint_every"):
+            if getattr(self, key) < 0:
+                raise GenlabError(f"train option '{key}' must be >= 0 (0 turns it off)")
+
+
+DEFAULT_STEPS = 1000
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' picks CUDA when present, else the CPU; a named device must exist."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise GenlabError(f"unknown device '{name}'; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise GenlabError(f"device '{name}' asked for but no CUDA GPU is visible; use --device cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise GenlabError("device 'mps' asked for but MPS is not available; use --device cpu")
+    return device
+
+
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    """Seed Python, NumPy and torch; optionally make torch choose deterministic kernels."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+
+
+def environment_metadata() -> dict[str, Any]:
+    """Versions recorded in every run, so a result can be traced to the code that made it."""
+    return {
+        "genlab_version": genlab.__version__,
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+class Trainer:
+    """Runs one model on one dataset into one run folder."""
+
+    def __init__(self, model: GenerativeModel, dataset: Dataset, run_dir: Path, config: TrainConfig,
+                 run_config: dict[str, Any]) -> None:
+        self.model = model
+        self.dataset = dataset
+        self.run_dir = Path(run_dir)
+        self.config = config
+        self.run_config = run_config
+        self.device = resolve_device(config.device)
+        self.batch_size = config.batch_size or getattr(model.config, "batch_size", 64)
+        if self.batch_size > dataset.train_x.shape[0]:
+            raise GenlabError(
+                f"batch size {self.batch_size} exceeds the {dataset.train_x.shape[0]} training items; use --set batch_size=..."
+            )
+        self.batcher = Batcher(dataset.train_x, dataset.train_y, self.batch_size, self.device, seed=config.seed)
+        self.total_steps = self._total_steps()
+        # A fixed prior draw for the sample grids, so grids over training are comparable.
+        self.sample_seed = config.seed + 12345
+        evaluation_x = dataset.test_x[: config.eval_items]
+        self.eval_x = to_float(evaluation_x.to(self.device))
+        self.eval_y = dataset.test_y[: config.eval_items].to(self.device)
+
+    def _total_steps(self) -> int:
+        config = self.config
+        candidates = []
+        if config.steps is not None:
+            candidates.append(config.steps)
+        if config.epochs is not None:
+            candidates.append(math.ceil(config.epochs * self.batcher.steps_per_epoch))
+        if not candidates:
+            return DEFAULT_STEPS if config.minutes is None else 10**12
+        return min(candidates)
+
+    # --- pieces of the loop ---------------------------------------------------------------
+    def _write_samples(self, step: int) -> Path:
+        generator = torch.Generator().manual_seed(self.sample_seed)
+        labels = None
+        if self.model.conditional:
+            labels = torch.arange(self.config.num_samples) % self.model.num_classes
+        samples = self.model.sample(self.config.num_samples, labels=labels, generator=generator)
+        return save_samples(self.run_dir / "samples" / f"step-{step:06d}.png", samples)
+
+    def _evaluate(self) -> dict[str, float]:
+        from genlab.data.batches import Batch
+
+        totals: dict[str, float] = {}
+        count = 0
+        # A dedicated generator state so held-out evaluation never shifts the training RNG stream.
+        rng_state = torch.get_rng_state()
+        torch.manual_seed(self.config.seed + 999)
+        for start in range(0, self.eval_x.shape[0], 500):
+            batch = Batch(self.eval_x[start : start + 500], self.eval_y[start : start + 500])
+            for key, value in self.model.validation_metrics(batch).items():
+                totals[key] = totals.get(key, 0.0) + value * len(batch)
+            count += len(batch)
+        torch.set_rng_state(rng_state)
+        return {f"val/{k}": v / count for k, v in totals.items()} if count else {}
+
+    def _trainer_state(self, step: int, elapsed: float) -> dict[str, Any]:
+        return {
+            "epoch": step / self.batcher.steps_per_epoch,
+            "elapsed_seconds": elapsed,
+            "batch_size": self.batch_size,
+            "seed": self.config.seed,
+            **environment_metadata(),
+        }
+
+    def _checkpoint(self, step: int, elapsed: float) -> None:
+        save_checkpoint(self.run_dir, step, self.model, self.model.optimizers, self._trainer_state(step, elapsed))
+        prune_checkpoints(self.run_dir, self.config.keep_checkpoints)
+
+    def _resume(self) -> tuple[int, float]:
+        steps = list_checkpoints(self.run_dir)
+        if not steps:
+            return 0, 0.0
+        tensors, state = load_checkpoint(self.run_dir, steps[-1])
+        self.model.load_state_dict(model_tensors(tensors))
+        for name, optimizer in self.model.optimizers.items():
+            optimizer_from_flat(name, optimizer, tensors, state["optimizers"][name])
+        restore_rng(tensors)
+        self._truncate_metrics(steps[-1])
+        return steps[-1], float(state.get("elapsed_seconds", 0.0))
+
+    def _truncate_metrics(self, step: int) -> None:
+        """Drop log rows written after the checkpoint we resume from: they will be logged again."""
+        path = self.run_dir / "metrics.jsonl"
+        if path.is_file():
+            kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+            path.write_text("".join(line + "\n" for line in kept))
+
+    # --- the loop ----------------------------------------------------------------------
+    def fit(self, resume: bool = False) -> Run:
+        config = self.config
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        seed_everything(config.seed, config.deterministic)
+        self.model.to(self.device)
+        self.model.train()
+        self.model.setup_optimizers()
+        start_step, elapsed_before = self._resume() if resume else (0, 0.0)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        write_yaml(self.run_dir / CONFIG_FILE, self.run_config)
+        if start_step == 0:
+            (self.run_dir / "metrics.jsonl").write_text("")
+            self._write_samples(0)
+
+        budget_seconds = config.minutes * 60 if config.minutes is not None else math.inf
+        started = time.perf_counter()
+        sums: dict[str, float] = {}
+        interval_steps, interval_started = 0, time.perf_counter()
+        step = start_step
+        last_good_checkpoint = start_step
+        bar = tqdm(total=self.total_steps if self.total_steps < 10**12 else None, initial=start_step,
+                   disable=not config.progress, desc=f"{self.model.registry_name}", unit="step", dynamic_ncols=True)
+        log_file = (self.run_dir / "metrics.jsonl").open("a")
+        try:
+            while step < self.total_steps:
+                if elapsed_before + time.perf_counter() - started >= budget_seconds:
+                    break
+                batch = self.batcher.batch(step)
+                values = self.model.train_step(batch, step)
+                bad = [k for k, v in values.items() if not math.isfinite(v)]
+                if bad:
+                    raise GenlabError(
+                        f"training diverged at step {step + 1}: {', '.join(bad)} became NaN/inf; "
+                        f"the last good checkpoint (step {last_good_checkpoint}) is kept — lower the learning rate"
+                    )
+                step += 1
+                interval_steps += 1
+                for key, value in values.items():
+                    sums[key] = sums.get(key, 0.0) + value
+                elapsed = elapsed_before + time.perf_counter() - started
+                row: dict[str, Any] = {}
+                if config.log_every and step % config.log_every == 0:
+                    seconds = time.perf_counter() - interval_started
+                    row.update({k: v / interval_steps for k, v in sums.items()})
+                    row["images_per_second"] = interval_steps * self.batch_size / max(seconds, 1e-9)
+                    sums, interval_steps, interval_started = {}, 0, time.perf_counter()
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in values.items()}, refresh=False)
+                if config.eval_every and step % config.eval_every == 0:
+                    row.update(self._evaluate())
+                if row:
+                    log_file.write(json.dumps({"step": step, "epoch": step / self.batcher.steps_per_epoch,
+                                               "time": elapsed, **row}) + "\n")
+                    log_file.flush()
+                if config.sample_every and step % config.sample_every == 0:
+                    self._write_samples(step)
+                if config.checkpoint_every and step % config.checkpoint_every == 0:
+                    self._checkpoint(step, elapsed)
+                    last_good_checkpoint = step
+                bar.update(1)
+        finally:
+            bar.close()
+            log_file.close()
+        return self._finish(step, elapsed_before + time.perf_counter() - started)
+
+    def _finish(self, step: int, elapsed: float) -> Run:
+        """Final checkpoint, model.safetensors, last sample grid, the GIF and the loss curves."""
+        if step not in list_checkpoints(self.run_dir):
+            self._checkpoint(step, elapsed)
+        save_tensors(self.run_dir / MODEL_FILE, self.model.state_dict(), metadata={"step": str(step)})
+        self.run_config["final_step"] = step
+        self.run_config["training_seconds"] = round(elapsed, 3)
+        write_yaml(self.run_dir / CONFIG_FILE, self.run_config)
+        if not (self.run_dir / "samples" / f"step-{step:06d}.png").exists():
+            self._write_samples(step)
+        save_gif(self.run_dir / "samples" / "progress.gif", sorted((self.run_dir / "samples").glob("step-*.png")))
+        from genlab.report.plots import plot_metrics
+
+        try:
+            plot_metrics(self.run_dir)
+        except GenlabError:
+            pass  # nothing logged yet (a budget shorter than one logging interval)
+        self.model.eval()
+        return Run(path=self.run_dir, config=self.run_config, model=self.model, step=step)
+
+
+def _as_data_config(data: str | DataConfig | dict[str, Any]) -> DataConfig:
+    if isinstance(data, DataConfig):
+        return data
+    if isinstance(data, str):
+        return DataConfig(name=data)
+    return from_dict(DataConfig, data)
+
+
+def train(
+    model: str,
+    data: str | DataConfig | dict[str, Any] = "mnist-5k",
+    out: str | Path | None = None,
+    *,
+    config: dict[str, Any] | None = None,
+    resume: bool = False,
+    **train_options: Any,
+) -> Run:
+    """Train a registered model on a dataset into a run folder and return the `Run`.
+
+    `genlab.train("vae", "mnist-5k", out="runs/vae", steps=500, config={"latent_dim": 2})`.
+    `train_options` are `TrainConfig` fields (steps, epochs, minutes, seed, device, ...).
+    """
+    run_dir = Path(out) if out is not None else Path("runs") / f"{model}-{_as_data_config(data).name}"
+    existing = list_checkpoints(run_dir)
+    if existing and not resume:
+        raise GenlabError(f"{run_dir} already holds a run (checkpoint at step {existing[-1]}); add --resume to continue it or choose another --out")
+    train_config = from_dict(TrainConfig, train_options)
+    if resume and existing:
+        # Continue exactly the saved run: model and data come from its config.yaml; only the
+        # trainer options (the budget, logging) may change.
+        from genlab.config import read_yaml
+
+        saved = read_yaml(run_dir / CONFIG_FILE)
+        if saved["model"]["name"] != model:
+            raise GenlabError(f"{run_dir} holds a '{saved['model']['name']}' run, not '{model}'")
+        if config and config != saved["model"]["config"] and any(saved["model"]["config"].get(k) != v for k, v in config.items()):
+            raise GenlabError("--resume continues the saved model config; drop the changed --set/--config options")
+        data_config = from_dict(DataConfig, saved["data"])
+        model_config = saved["model"]["config"]
+        saved_train = dict(saved.get("train", {}))
+        saved_train.update(train_options)
+        train_config = from_dict(TrainConfig, saved_train)
+    else:
+        data_config = _as_data_config(data)
+        model_config = dict(config or {})
+    model_class = get_model_class(model)
+    dataset = load_dataset(data_config)
+    if dataset.kind not in model_class.supported_data:
+        raise GenlabError(f"model '{model}' works on {', '.join(model_class.supported_data)} data, but '{dataset.name}' holds {dataset.kind}")
+    instance = create_model(model, data_shape=dataset.shape, num_classes=dataset.num_classes, **model_config)
+    run_config = {
+        "model": {"name": model, "config": to_dict(instance.config)},
+        "data": to_dict(data_config),
+        "train": to_dict(train_config),
+        "data_shape": list(dataset.shape),
+        "num_classes": dataset.num_classes,
+        "class_names": list(dataset.class_names),
+        "data_source": dataset.source,
+        "seed": train_config.seed,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **environment_metadata(),
+    }
+    trainer = Trainer(instance, dataset, run_dir, train_config, run_config)
+    return trainer.fit(resume=resume)
