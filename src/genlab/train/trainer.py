@@ -104,7 +104,7 @@ def environment_metadata() -> dict[str, Any]:
     """Versions recorded in every run, so a result can be traced to the code that made it."""
     return {
         "genlab_version": genlab.__version__,
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
         "python_version": platform.python_version(),
         "platform": platform.platform(),
     }
@@ -336,6 +336,7 @@ def train(
         model_config = dict(config or {})
     model_class = get_model_class(model)
     dataset = load_dataset(data_config)
+    seed_everything(train_config.seed, train_config.deterministic)  # the initial weights follow the seed
     if dataset.kind not in model_class.supported_data:
         raise GenlabError(f"model '{model}' works on {', '.join(model_class.supported_data)} data, but '{dataset.name}' holds {dataset.kind}")
     instance = create_model(model, data_shape=dataset.shape, num_classes=dataset.num_classes, **model_config)
