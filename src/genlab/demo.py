@@ -46,7 +46,7 @@ def run_demo(out: str | Path = "demo-runs", minutes: float = 2.0, seed: int = 0)
         run_dir = out / f"{model_name}-{dataset_name}"
         resume = (run_dir / "checkpoints").is_dir()
         run = train(model_name, data=dataset_name, out=run_dir, minutes=minutes, seed=seed,
-                    sample_every=200, checkpoint_every=500, resume=resume)
+                    sample_every=200, checkpoint_every=500, log_every=20, resume=resume)
         samples = run.sample(64, seed=seed)
         panels.append(labelled(grid_image(samples, 8, scale=2), f"{model_name}: {run.step} steps"))
         print(f"demo: {model_name} -> {run.path}/samples/, loss curves {run.path / 'loss_curves.png'}")
