@@ -109,6 +109,28 @@ def test_killed_and_resumed_cli_run_gives_the_same_checkpoints(tmp_path):
     assert steps == sorted(set(steps)) and steps[-1] == 1500
 
 
+def test_sigterm_stops_cleanly_after_a_checkpoint_and_resume_finishes(tmp_path):
+    run_dir = tmp_path / "run"
+    arguments = ["train", "vae", "--steps", "100000", "--checkpoint-every", "100", "--sample-every", "0",
+                 "--eval-every", "0", "--quiet", "--out", str(run_dir)]
+    process = subprocess.Popen(genlab_command() + arguments, env=subprocess_env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (run_dir / "checkpoints" / "step-000100.json").exists():
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143, stderr
+    assert "stopped by SIGTERM" in stdout and "--resume" in stdout
+    stopped_at = list_checkpoints(run_dir)[-1]
+    assert stopped_at > 100 and (run_dir / "model.safetensors").is_file()
+    assert genlab.load_run(run_dir).step == stopped_at
+    resumed = subprocess.run(genlab_command() + arguments[:3] + [str(stopped_at + 20)] + arguments[4:] + ["--resume"],
+                             env=subprocess_env(), capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert list_checkpoints(run_dir)[-1] == stopped_at + 20
+
+
 def test_budgets_in_epochs_and_minutes(tmp_path):
     run = genlab.train("vae", {"name": "mnist-5k", "subset": 640}, out=tmp_path / "epochs", epochs=2,
                        config={"batch_size": 64}, progress=False, sample_every=0, eval_every=0)

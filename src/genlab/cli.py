@@ -115,6 +115,10 @@ def train_command(
     train_values.update(seed=seed, device=device, sample_every=sample_every, checkpoint_every=checkpoint_every,
                         log_every=log_every, eval_every=eval_every, progress=not quiet)
     run = train(model, data=data_values, out=out, config=model_config, resume=resume, **train_values)
+    stopped_by = run.summary.get("stopped_by")
+    if stopped_by:
+        typer.echo(f"stopped by {stopped_by} at step {run.step}; checkpoint saved in {run.path}; continue with --resume")
+        raise typer.Exit(130 if stopped_by == "SIGINT" else 143)
     typer.echo(f"trained {model} for {run.step} steps -> {run.path}")
 
 

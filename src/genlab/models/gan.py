@@ -12,6 +12,7 @@ from genlab.data.batches import Batch
 from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel
 from genlab.models.nets import DCGANDiscriminator, DCGANGenerator, conv_plan, dcgan_init
+from genlab.models.optim import adam
 from genlab.models.registry import register
 
 
@@ -62,8 +63,8 @@ class DCGAN(GenerativeModel):
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         betas = (self.config.beta1, self.config.beta2)
         return {
-            "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=self.config.lr, betas=betas),
-            "generator": torch.optim.Adam(self.generator.parameters(), lr=self.config.lr, betas=betas),
+            "discriminator": adam(self.discriminator.parameters(), lr=self.config.lr, betas=betas),
+            "generator": adam(self.generator.parameters(), lr=self.config.lr, betas=betas),
         }
 
     def train_step(self, batch: Batch, step: int) -> dict[str, float]:

@@ -13,6 +13,7 @@ from genlab.data.batches import Batch
 from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel
 from genlab.models.nets import flat_size, mlp
+from genlab.models.optim import adam
 from genlab.models.registry import register
 
 
@@ -67,7 +68,7 @@ class VAE(GenerativeModel):
         self.decoder = mlp([config.latent_dim, *reversed(config.hidden_dims), data_dim], batch_norm=config.batch_norm)
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"adam": torch.optim.Adam(self.parameters(), lr=self.config.lr)}
+        return {"adam": adam(self.parameters(), lr=self.config.lr)}
 
     def encode_distribution(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log-variance of q(z | x), each (B, latent_dim)."""

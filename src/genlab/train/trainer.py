@@ -11,6 +11,8 @@ import math
 import os
 import platform
 import random
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +110,35 @@ def environment_metadata() -> dict[str, Any]:
         "python_version": platform.python_version(),
         "platform": platform.platform(),
     }
+
+
+class StopRequest:
+    """Turns the first Ctrl-C / SIGTERM during training into a clean stop after the current step.
+
+    The run then checkpoints as at the end of its budget, so an interrupted run loses nothing and
+    resumes exactly; a second Ctrl-C interrupts at once.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.requested: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = signal.Signals(signum).name
+
+    def __enter__(self) -> "StopRequest":
+        if threading.current_thread() is threading.main_thread():  # signals can only be caught there
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
 
 
 class Trainer:
@@ -221,52 +252,57 @@ class Trainer:
         budget_seconds = config.minutes * 60 if config.minutes is not None else math.inf
         started = time.perf_counter()
         sums: dict[str, float] = {}
-        interval_steps, interval_started = 0, time.perf_counter()
+        interval_steps, interval_seconds = 0, 0.0
         step = start_step
         last_good_checkpoint = start_step
         bar = tqdm(total=self.total_steps if self.total_steps < 10**12 else None, initial=start_step,
                    disable=not config.progress, desc=f"{self.model.registry_name}", unit="step", dynamic_ncols=True)
         log_file = (self.run_dir / "metrics.jsonl").open("a")
         try:
-            while step < self.total_steps:
-                if elapsed_before + time.perf_counter() - started >= budget_seconds:
-                    break
-                batch = self.batcher.batch(step)
-                values = self.model.train_step(batch, step)
-                bad = [k for k, v in values.items() if not math.isfinite(v)]
-                if bad:
-                    raise GenlabError(
-                        f"training diverged at step {step + 1}: {', '.join(bad)} became NaN/inf; "
-                        f"the last good checkpoint (step {last_good_checkpoint}) is kept — lower the learning rate"
-                    )
-                step += 1
-                interval_steps += 1
-                for key, value in values.items():
-                    sums[key] = sums.get(key, 0.0) + value
-                elapsed = elapsed_before + time.perf_counter() - started
-                row: dict[str, Any] = {}
-                if config.log_every and step % config.log_every == 0:
-                    seconds = time.perf_counter() - interval_started
-                    row.update({k: v / interval_steps for k, v in sums.items()})
-                    row["images_per_second"] = interval_steps * self.batch_size / max(seconds, 1e-9)
-                    sums, interval_steps, interval_started = {}, 0, time.perf_counter()
-                    bar.set_postfix({k: f"{v:.3g}" for k, v in values.items()}, refresh=False)
-                if config.eval_every and step % config.eval_every == 0:
-                    row.update(self._evaluate())
-                if row:
-                    log_file.write(json.dumps({"step": step, "epoch": step / self.batcher.steps_per_epoch,
-                                               "time": elapsed, **row}) + "\n")
-                    log_file.flush()
-                if config.sample_every and step % config.sample_every == 0:
-                    self._write_samples(step)
-                if config.checkpoint_every and step % config.checkpoint_every == 0:
-                    self._checkpoint(step, elapsed)
-                    last_good_checkpoint = step
-                bar.update(1)
+            with StopRequest() as stop:
+                while step < self.total_steps and not stop.requested:
+                    if elapsed_before + time.perf_counter() - started >= budget_seconds:
+                        break
+                    step_started = time.perf_counter()
+                    values = self.model.train_step(self.batcher.batch(step), step)
+                    interval_seconds += time.perf_counter() - step_started
+                    bad = [k for k, v in values.items() if not math.isfinite(v)]
+                    if bad:
+                        raise GenlabError(
+                            f"training diverged at step {step + 1}: {', '.join(bad)} became NaN/inf; "
+                            f"the last good checkpoint (step {last_good_checkpoint}) is kept — lower the learning rate"
+                        )
+                    step += 1
+                    interval_steps += 1
+                    for key, value in values.items():
+                        sums[key] = sums.get(key, 0.0) + value
+                    elapsed = elapsed_before + time.perf_counter() - started
+                    row: dict[str, Any] = {}
+                    if config.log_every and step % config.log_every == 0:
+                        row.update({k: v / interval_steps for k, v in sums.items()})
+                        # Training throughput: the update steps alone, not evaluation or checkpoints.
+                        row["images_per_second"] = interval_steps * self.batch_size / max(interval_seconds, 1e-9)
+                        sums, interval_steps, interval_seconds = {}, 0, 0.0
+                        bar.set_postfix({k: f"{v:.3g}" for k, v in values.items()}, refresh=False)
+                    if config.eval_every and step % config.eval_every == 0:
+                        row.update(self._evaluate())
+                    if row:
+                        log_file.write(json.dumps({"step": step, "epoch": step / self.batcher.steps_per_epoch,
+                                                   "time": elapsed, **row}) + "\n")
+                        log_file.flush()
+                    if config.sample_every and step % config.sample_every == 0:
+                        self._write_samples(step)
+                    if config.checkpoint_every and step % config.checkpoint_every == 0:
+                        self._checkpoint(step, elapsed)
+                        last_good_checkpoint = step
+                    bar.update(1)
+                stopped_by = stop.requested
         finally:
             bar.close()
             log_file.close()
-        return self._finish(step, elapsed_before + time.perf_counter() - started)
+        run = self._finish(step, elapsed_before + time.perf_counter() - started)
+        run.summary["stopped_by"] = stopped_by
+        return run
 
     def _finish(self, step: int, elapsed: float) -> Run:
         """Final checkpoint, model.safetensors, last sample grid, the GIF and the loss curves."""
