@@ -96,3 +96,37 @@ def test_label_for_an_unconditional_model_is_a_user_error(tmp_path):
     assert genlab_run("train", "vae", "--steps", "2", "--out", str(run_dir), "--quiet").returncode == 0
     result = genlab_run("sample", str(run_dir), "--label", "3", "--out", str(tmp_path / "x.png"))
     assert result.returncode == 2 and "not conditional" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_bug_keeps_its_traceback(monkeypatch):
+    """Only user errors are turned into one line; anything else propagates with its traceback."""
+    import sys
+
+    from genlab import cli
+    from genlab.train import trainer
+
+    def broken_train(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(trainer, "train", broken_train)
+    monkeypatch.setattr(sys, "argv", ["genlab", "train", "vae", "--steps", "1"])
+    with pytest.raises(RuntimeError, match="a bug"):
+        cli.main()
+
+
+def test_an_image_folder_path_can_be_given_as_the_data(tmp_path):
+    import numpy as np
+
+    folder = tmp_path / "pictures"
+    for label in ("cats", "dogs"):
+        (folder / label).mkdir(parents=True)
+        for index in range(12):
+            pixels = np.random.default_rng(index).integers(0, 255, (40, 48, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(folder / label / f"{index}.png")
+    run_dir = tmp_path / "run"
+    result = genlab_run("train", "vae", "--data", str(folder), "--data-option", "resize=16", "--steps", "2",
+                        "--batch-size", "8", "--out", str(run_dir), "--quiet")
+    assert result.returncode == 0, result.stderr
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert saved["data"]["name"] == "image-folder" and saved["data_shape"] == [3, 16, 16]
+    assert saved["class_names"] == ["cats", "dogs"]

@@ -67,3 +67,19 @@ def test_save_load_round_trip_gives_identical_samples(name, tmp_path):
         assert torch.equal(value, loaded.model.state_dict()[key]), key
     assert torch.equal(run.sample(8, seed=3), loaded.sample(8, seed=3))
     assert not torch.equal(loaded.sample(8, seed=3), loaded.sample(8, seed=4))
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("shape", [(1, 32, 32), (3, 32, 32), (3, 64, 64)])
+def test_models_take_28_32_64_pixel_images_with_1_or_3_channels(name, shape):
+    torch.manual_seed(0)
+    model_class = get_model_class(name)
+    model = genlab.create_model(name, data_shape=shape, num_classes=10, **model_class.tiny_config)
+    model.setup_optimizers()
+    from genlab.data.batches import Batch
+
+    batch = Batch(torch.rand(4, *shape), torch.arange(4))
+    values = model.train_step(batch, 0)
+    assert all(math.isfinite(v) for v in values.values())
+    labels = torch.arange(3) if model.conditional else None
+    assert model.sample(3, labels=labels, generator=torch.Generator().manual_seed(0)).shape == (3, *shape)

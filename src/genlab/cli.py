@@ -55,8 +55,10 @@ def datasets_command() -> None:
 def _data_config(data: str, data_root: Optional[str], data_options: List[str]) -> dict:
     from genlab.config import parse_overrides
 
+    from genlab.data.registry import list_datasets
+
     values = {"name": data}
-    if Path(data).is_dir() and data not in ("mnist", "digits", "textures", "toy2d"):
+    if data not in {entry.name for entry in list_datasets()} and Path(data).expanduser().is_dir():
         values = {"name": "image-folder", "root": data}  # `--data ~/photos` means that folder
     if data_root:
         values["root"] = data_root

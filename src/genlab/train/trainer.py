@@ -12,6 +12,7 @@ import os
 import platform
 import random
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -256,7 +257,9 @@ class Trainer:
         step = start_step
         last_good_checkpoint = start_step
         bar = tqdm(total=self.total_steps if self.total_steps < 10**12 else None, initial=start_step,
-                   disable=not config.progress, desc=f"{self.model.registry_name}", unit="step", dynamic_ncols=True)
+                   disable=not config.progress, desc=f"{self.model.registry_name}", unit="step", dynamic_ncols=True,
+                   # In a log file (no terminal) a line every 30 s, not a carriage return per step.
+                   mininterval=0.2 if sys.stderr.isatty() else 30.0)
         log_file = (self.run_dir / "metrics.jsonl").open("a")
         try:
             with StopRequest() as stop:
