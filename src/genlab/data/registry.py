@@ -67,6 +67,9 @@ class DataConfig:
     resize: int | None = None  # square side in pixels
     channels: int | None = None  # 1 (greyscale) or 3 (RGB)
     seed: int = 0  # for the subset choice and for datasets drawn at random (toy2d, textures)
+    # A corruption of the training split only (e.g. "awgn:high", "warp:medium"): models learn from
+    # corrupted images and are judged against the clean test split.
+    corruption: str | None = None
     options: dict[str, Any] = field(default_factory=dict)  # dataset-specific, e.g. toy2d layout
 
     def validate(self) -> None:
@@ -76,6 +79,10 @@ class DataConfig:
                 raise GenlabError(f"data option '{key}' must be positive, got {value}")
         if self.channels not in (None, 1, 3):
             raise GenlabError(f"data option 'channels' must be 1 or 3, got {self.channels}")
+        if self.corruption is not None:
+            from genlab.data.corruptions import parse_corruption
+
+            parse_corruption(self.corruption)
 
 
 @dataclass

@@ -54,10 +54,14 @@ def apply_transforms(dataset: Dataset, config: DataConfig) -> Dataset:
             train_x, test_x = resize_images(train_x, config.resize), resize_images(test_x, config.resize)
         if config.channels is not None:
             train_x, test_x = convert_channels(train_x, config.channels), convert_channels(test_x, config.channels)
-    elif config.resize is not None or config.channels is not None:
+        if config.corruption is not None:
+            from genlab.data.corruptions import apply_corruption
+
+            train_x = apply_corruption(train_x, config.corruption, seed=config.seed)
+    elif config.resize is not None or config.channels is not None or config.corruption is not None:
         from genlab.errors import GenlabError
 
-        raise GenlabError(f"dataset '{dataset.name}' holds points, not images: drop resize/channels")
+        raise GenlabError(f"dataset '{dataset.name}' holds points, not images: drop resize/channels/corruption")
     return dataset.replace(
         train_x=train_x.contiguous(), train_y=train_y, test_x=test_x.contiguous(), test_y=test_y
     )
