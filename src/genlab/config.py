@@ -67,6 +67,9 @@ def coerce(value: Any, annotation: Any, key: str) -> Any:
     if origin is dict:
         if not isinstance(value, dict):
             raise GenlabError(f"config key '{key}' must be a mapping, got {value!r}")
+        args = get_args(annotation)
+        if len(args) == 2:
+            return {coerce(k, args[0], key): coerce(v, args[1], f"{key}.{k}") for k, v in value.items()}
         return dict(value)
     if annotation is bool:
         if isinstance(value, bool):
@@ -79,6 +82,12 @@ def coerce(value: Any, annotation: Any, key: str) -> Any:
     if annotation is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        if isinstance(value, str):
+            # YAML 1.1 reads `1e-4` (no dot) as a string; it is unambiguously the number meant.
+            try:
+                return float(value)
+            except ValueError:
+                pass
         raise GenlabError(f"config key '{key}' must be a number, got {value!r}")
     if annotation is str:
         if isinstance(value, str):

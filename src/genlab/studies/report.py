@@ -1,0 +1,287 @@
+"""The study report: results.csv, results.json and a self-contained report.html (images embedded).
+
+Everything in the report comes from the runs' folders and their result.json files: tables of the
+measured values, plots over training time, sample grids side by side, GIFs, latent interpolations
+and the claims table.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import os
+import platform
+import statistics
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import genlab
+from genlab.studies.claims import check_claims, metric_value
+from genlab.studies.spec import Budget, StudySpec
+from genlab.train.checkpoint import atomic_write_bytes, atomic_write_json
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+LOWER_IS_BETTER_HINTS = ("fid", "kid", "nll", "bits", "mse", "error", "seconds", "kl")
+
+
+def png_data_uri(picture: Any) -> str:
+    """A PIL image or a PNG/GIF file as a data: URI for a self-contained page."""
+    if isinstance(picture, (str, Path)):
+        path = Path(picture)
+        kind = "image/gif" if path.suffix == ".gif" else "image/png"
+        return f"data:{kind};base64," + base64.b64encode(path.read_bytes()).decode()
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def figure_uri(figure: Any) -> str:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(figure)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def lower_is_better(metric: str) -> bool:
+    return any(hint in metric.lower() for hint in LOWER_IS_BETTER_HINTS)
+
+
+def derived_measures(result: dict[str, Any], thresholds: dict[str, float]) -> dict[str, float]:
+    """Stability (spread of a metric over the second half of training) and time to a quality threshold."""
+    derived: dict[str, float] = {}
+    history = result.get("over_training") or []
+    names = {k for point in history for k, v in point.items() if isinstance(v, float) and k not in ("training_seconds",)}
+    for name in sorted(names):
+        values = [p[name] for p in history[len(history) // 2:] if isinstance(p.get(name), float)]
+        if len(values) >= 2:
+            derived[f"{name}_std_over_training"] = statistics.pstdev(values)
+    for name, threshold in thresholds.items():
+        reached = [p["training_seconds"] for p in history
+                   if isinstance(p.get(name), float) and (p[name] <= threshold if lower_is_better(name) else p[name] >= threshold)]
+        derived[f"seconds_to_{name}_{threshold:g}"] = min(reached) if reached else float("nan")
+    return derived
+
+
+def results_table(results: list[dict[str, Any]], thresholds: dict[str, float]) -> tuple[list[str], list[dict[str, Any]]]:
+    """Columns and rows: one row per run, its metrics and derived measures."""
+    rows = []
+    for result in results:
+        row = {"model": result.get("model_key"), "dataset": result.get("dataset"), "seed": result.get("seed"),
+               "status": result.get("status"), "steps": result.get("steps"),
+               "training_seconds": result.get("training_seconds")}
+        if result.get("status") == "done":
+            row.update(result.get("metrics", {}))
+        else:
+            row["error"] = result.get("error", "")
+        rows.append(row)
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    return columns, rows
+
+
+def seed_spread(results: list[dict[str, Any]], metrics: list[str]) -> list[dict[str, Any]]:
+    """Per (model, dataset): mean and std across seeds of the headline metrics (stability over seeds)."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for result in results:
+        groups.setdefault((result.get("model_key"), result.get("dataset")), []).append(result)
+    rows = []
+    for (model, dataset), members in groups.items():
+        row: dict[str, Any] = {"model": model, "dataset": dataset, "runs": len(members),
+                               "failed": sum(m.get("status") != "done" for m in members)}
+        for metric in metrics:
+            values = [v for v in (metric_value(m, metric) for m in members) if v is not None]
+            if values:
+                row[metric] = f"{statistics.fmean(values):.4g} ± {statistics.pstdev(values):.2g}" if len(values) > 1 else f"{values[0]:.4g}"
+        rows.append(row)
+    return rows
+
+
+def headline_metrics(spec: StudySpec, results: list[dict[str, Any]]) -> list[str]:
+    """Every numeric metric the runs measured (evaluation metrics, then derived ones), plus training time."""
+    available: list[str] = []
+    for result in results:
+        available += [k for k, v in result.get("metrics", {}).items() if isinstance(v, float) and k not in available]
+    derived = [k for k in available if "_over_training" in k or k.startswith("seconds_to_")]
+    return [k for k in available if k not in derived][:16] + derived + ["training_seconds"]
+
+
+def over_training_plots(results: list[dict[str, Any]], metric_names: list[str]) -> list[dict[str, str]]:
+    """Per dataset and metric: the metric against training time, one line per run (colour per model)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plots = []
+    datasets = list(dict.fromkeys(r.get("dataset") for r in results))
+    for dataset in datasets:
+        members = [r for r in results if r.get("dataset") == dataset and r.get("over_training")]
+        names = [n for n in metric_names if any(n in p for r in members for p in r["over_training"])]
+        for name in names:
+            figure, axis = plt.subplots(figsize=(6, 3.6))
+            colours: dict[str, Any] = {}
+            for result in members:
+                points = [(p["training_seconds"], p[name]) for p in result["over_training"] if isinstance(p.get(name), float)]
+                if not points:
+                    continue
+                model = result["model_key"]
+                colour = colours.setdefault(model, f"C{len(colours) % 10}")
+                xs, ys = zip(*points)
+                axis.plot(xs, ys, "o-", color=colour, label=model if model not in axis.get_legend_handles_labels()[1] else None)
+            axis.set_xlabel("training time (s)")
+            axis.set_ylabel(name)
+            axis.set_title(f"{name} over training — {dataset}")
+            axis.legend(fontsize=7)
+            plots.append({"title": f"{name} over training time, {dataset}", "uri": figure_uri(figure)})
+    return plots
+
+
+def bar_plots(results: list[dict[str, Any]], metric_names: list[str]) -> list[dict[str, str]]:
+    """Per dataset: one panel per headline metric, a bar per model (mean over seeds, std as error bar)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plots = []
+    for dataset in dict.fromkeys(r.get("dataset") for r in results):
+        members = [r for r in results if r.get("dataset") == dataset and r.get("status") == "done"]
+        models = list(dict.fromkeys(r["model_key"] for r in members))
+        names = [n for n in metric_names if any(metric_value(r, n) is not None for r in members)]
+        if not names or not models:
+            continue
+        columns = min(4, len(names))
+        rows = -(-len(names) // columns)
+        figure, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 2.8 * rows), squeeze=False)
+        for axis, name in zip(axes.flat, names):
+            means, spreads = [], []
+            for model in models:
+                values = [v for v in (metric_value(r, name) for r in members if r["model_key"] == model) if v is not None]
+                means.append(statistics.fmean(values) if values else float("nan"))
+                spreads.append(statistics.pstdev(values) if len(values) > 1 else 0.0)
+            axis.bar(range(len(models)), means, yerr=spreads, color=[f"C{i % 10}" for i in range(len(models))])
+            axis.set_xticks(range(len(models)), models, rotation=45, ha="right", fontsize=7)
+            axis.set_title(name + (" (lower is better)" if lower_is_better(name) else ""), fontsize=8)
+        for axis in list(axes.flat)[len(names):]:
+            axis.axis("off")
+        figure.tight_layout()
+        plots.append({"title": f"headline metrics, {dataset}", "uri": figure_uri(figure)})
+    return plots
+
+
+def sample_panels(results: list[dict[str, Any]], spec: StudySpec) -> list[dict[str, Any]]:
+    """Per dataset: real test images beside each model's samples (first seed), and latent interpolations."""
+    from genlab.data.batches import to_float
+    from genlab.data.registry import load_dataset
+    from genlab.images import grid_image
+    from genlab.train.run import load_run
+
+    panels = []
+    for entry in spec.datasets:
+        members = [r for r in results if r.get("dataset") == entry.key and r.get("status") == "done"]
+        if not members:
+            continue
+        clean = {k: v for k, v in entry.data_config().items() if k != "corruption"}
+        dataset = load_dataset(**{**clean, "test_subset": 36})
+        images = []
+        if dataset.kind == "image":
+            images.append({"label": "real (clean test split)", "uri": png_data_uri(grid_image(to_float(dataset.test_x[:36]), 6, scale=2))})
+        interpolations = []
+        seen = set()
+        for result in members:
+            if result["model_key"] in seen:
+                continue
+            seen.add(result["model_key"])
+            run = load_run(result["run_dir"])
+            samples = run.sample(36, labels=(torch.arange(36) % run.model.num_classes) if run.model.conditional else None, seed=0)
+            if samples.dim() != 4:
+                from genlab.images import points_image
+
+                images.append({"label": result["model_key"], "uri": png_data_uri(points_image(samples))})
+                continue
+            gif = Path(result["run_dir"]) / "samples" / "progress.gif"
+            images.append({"label": result["model_key"], "uri": png_data_uri(grid_image(samples, 6, scale=2)),
+                           "gif": png_data_uri(gif) if gif.is_file() else None})
+            strip = latent_interpolation(run)
+            if spec.interpolations and strip is not None:
+                interpolations.append({"label": result["model_key"], "uri": png_data_uri(strip)})
+        panels.append({"dataset": entry.key, "images": images, "interpolations": interpolations})
+    return panels
+
+
+def latent_interpolation(run: Any, pairs: int = 4, steps: int = 9):
+    """Decodings along straight lines between pairs of prior draws (None for models without a latent)."""
+    from genlab.images import grid_image
+
+    model = run.model
+    if not model.latent_dim:
+        return None
+    generator = torch.Generator().manual_seed(1)
+    try:
+        start, end = model.sample_latent(pairs, generator), model.sample_latent(pairs, generator)
+        weights = torch.linspace(0, 1, steps, device=start.device).view(1, steps, 1)
+        codes = (start.unsqueeze(1) * (1 - weights) + end.unsqueeze(1) * weights).reshape(pairs * steps, *start.shape[1:])
+        labels = (torch.arange(pairs).repeat_interleave(steps) % model.num_classes).to(start.device) if model.conditional else None
+        with torch.no_grad():
+            model.eval()
+            images = model.decode(codes, labels)
+    except NotImplementedError:
+        return None
+    if images.dim() != 4:
+        return None
+    return grid_image(images, steps, scale=2)
+
+
+def machine_description() -> dict[str, Any]:
+    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(), "torch": str(torch.__version__), "genlab": genlab.__version__,
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def write_report(spec: StudySpec, budget: Budget, results: list[dict[str, Any]], out: Path,
+                 wall_seconds: float = 0.0, executor: str = "local") -> Path:
+    """Write results.csv, results.json and report.html into `out`; returns the report's path."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    out.mkdir(parents=True, exist_ok=True)
+    for result in results:  # stability and time-to-quality join the measured metrics (claims may use them)
+        if result.get("status") == "done":
+            result.setdefault("metrics", {}).update(derived_measures(result, spec.quality_threshold))
+    columns, rows = results_table(results, spec.quality_threshold)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_bytes(out / "results.csv", buffer.getvalue().encode())
+    claims = check_claims(spec.claims, results)
+    metadata = {"study": spec.name, "description": spec.description, "budget": asdict(budget), "executor": executor,
+                "seeds": spec.seeds, "wall_seconds": round(wall_seconds, 1), "machine": machine_description(),
+                "written": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    atomic_write_json(out / "results.json", {"metadata": metadata, "claims": claims,
+                                            "runs": [{k: v for k, v in r.items() if k != "traceback"} for r in results]})
+    headline = headline_metrics(spec, results)
+    environment = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=select_autoescape(["html", "j2"]))
+    environment.filters["fmt"] = lambda v: (f"{v:.4g}" if isinstance(v, float) else ("" if v is None else str(v)))
+    html = environment.get_template("report.html.j2").render(
+        spec=spec, metadata=metadata, claims=claims, columns=columns, rows=rows,
+        spread=seed_spread(results, headline), spread_columns=["model", "dataset", "runs", "failed", *headline],
+        failed=[r for r in results if r.get("status") != "done"],
+        plots=bar_plots(results, headline) + over_training_plots(results, spec.checkpoint_metrics),
+        panels=sample_panels(results, spec),
+        loss_curves=[{"label": r["key"], "uri": png_data_uri(Path(r["run_dir"]) / "loss_curves.png")}
+                     for r in results if (Path(r["run_dir"]) / "loss_curves.png").is_file()],
+        models=[{"key": m.key, "name": m.name, "config": json.dumps(m.config)} for m in spec.models],
+        datasets=[{"key": d.key, "config": json.dumps(d.data_config())} for d in spec.datasets],
+    )
+    path = out / "report.html"
+    atomic_write_bytes(path, html.encode())
+    return path

@@ -1,0 +1,185 @@
+"""Study specs: models x datasets (with corruptions) x seeds x a budget, read from YAML.
+
+A spec names what to run and what to report; `expand_runs` turns it into the list of runs. Built-in
+studies live in `builtin/*.yaml` and are found by name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from genlab.config import from_dict, read_yaml
+from genlab.errors import GenlabError
+
+BUILTIN_DIR = Path(__file__).parent / "builtin"
+
+
+@dataclass
+class ModelEntry:
+    """One model of a study: a registered name, an optional label and config overrides."""
+
+    name: str
+    label: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return self.label or self.name
+
+
+@dataclass
+class DatasetEntry:
+    """One dataset of a study: its DataConfig fields (subset, resize, corruption, options, ...)."""
+
+    name: str
+    label: str | None = None
+    subset: int | None = None
+    test_subset: int | None = None
+    resize: int | None = None
+    channels: int | None = None
+    corruption: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        if self.label:
+            return self.label
+        return self.name + (f"+{self.corruption}" if self.corruption else "")
+
+    def data_config(self) -> dict[str, Any]:
+        values = {k: getattr(self, k) for k in ("name", "subset", "test_subset", "resize", "channels", "corruption")}
+        return {k: v for k, v in values.items() if v is not None} | ({"options": self.options} if self.options else {})
+
+
+@dataclass
+class Budget:
+    """How long each run trains: the first of steps / minutes to run out, and how often to checkpoint."""
+
+    steps: int | None = None
+    minutes: float | None = None
+    checkpoints: int = 4  # evaluated along training for quality-over-time and stability
+
+    def validate(self) -> None:
+        if self.steps is None and self.minutes is None:
+            raise GenlabError("a study budget needs steps or minutes")
+
+
+@dataclass
+class Claim:
+    """A claim a study tests: group `a` beats group `b` on a metric, or a metric trends with a factor.
+
+    kind "compare": mean(metric over runs matching `a`) is better than over `b`.
+    kind "trend": for runs matching `a`, the metric moves in `direction` along the ordered `levels`
+    of the dataset key (e.g. corruption levels).
+    """
+
+    text: str
+    metric: str
+    kind: Literal["compare", "trend"] = "compare"
+    higher_is_better: bool = True
+    a: dict[str, Any] = field(default_factory=dict)  # filters: model, dataset, family (lists allowed)
+    b: dict[str, Any] = field(default_factory=dict)
+    levels: list[str] = field(default_factory=list)  # trend: dataset keys in order
+    direction: Literal["increasing", "decreasing"] = "decreasing"
+    margin: float = 0.0  # a must beat b by more than this (in the metric's units)
+
+
+@dataclass
+class StudySpec:
+    """A whole study as read from YAML."""
+
+    name: str
+    description: str = ""
+    models: list[ModelEntry] = field(default_factory=list)
+    datasets: list[DatasetEntry] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=lambda: [0])
+    budgets: dict[str, Budget] = field(default_factory=dict)
+    metrics: list[str] = field(default_factory=list)  # passed to genlab.evaluate; empty = its defaults
+    eval_samples: int = 2000
+    checkpoint_metrics: list[str] = field(default_factory=lambda: ["fid"])
+    quality_threshold: dict[str, float] = field(default_factory=dict)  # e.g. {fid: 30}: time to reach it
+    claims: list[Claim] = field(default_factory=list)
+    interpolations: bool = True
+
+    def validate(self) -> None:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", self.name):
+            raise GenlabError(f"study name {self.name!r} must be lower-case letters, digits, '-', '_' or '.'")
+        if not self.models or not self.datasets:
+            raise GenlabError(f"study '{self.name}' needs at least one model and one dataset")
+        if not self.budgets:
+            raise GenlabError(f"study '{self.name}' needs a budget (budgets: {{quick: {{steps: ...}}}})")
+        keys = [m.key for m in self.models]
+        if len(set(keys)) != len(keys):
+            raise GenlabError(f"study '{self.name}' lists a model twice; give one of them a label")
+
+
+@dataclass
+class RunSpec:
+    """One run of a study: a model on a dataset with a seed and a budget, in its own folder."""
+
+    study: str
+    model: ModelEntry
+    dataset: DatasetEntry
+    seed: int
+    budget: Budget
+    run_dir: Path
+    metrics: list[str]
+    eval_samples: int
+    checkpoint_metrics: list[str]
+
+    @property
+    def key(self) -> str:
+        return f"{self.model.key}__{self.dataset.key}__seed{self.seed}".replace(":", "-").replace("/", "-")
+
+
+def builtin_studies() -> dict[str, Path]:
+    """Names of the built-in studies and their YAML files."""
+    return {path.stem: path for path in sorted(BUILTIN_DIR.glob("*.yaml"))}
+
+
+def load_spec(name_or_path: str | Path) -> StudySpec:
+    """A built-in study by name, or a spec file by path."""
+    path = Path(name_or_path)
+    if not path.is_file():
+        studies = builtin_studies()
+        if str(name_or_path) not in studies:
+            raise GenlabError(f"no study file or built-in study named '{name_or_path}'; built-in: {', '.join(studies)}")
+        path = studies[str(name_or_path)]
+    values = read_yaml(path)
+    values.setdefault("name", path.stem)
+    # A bare name stands for an entry with only that name: `- vae` is `- {name: vae}`.
+    for key in ("models", "datasets"):
+        values[key] = [entry if isinstance(entry, dict) else {"name": entry} for entry in values.get(key) or []]
+    return from_dict(StudySpec, values)
+
+
+def choose_budget(spec: StudySpec, budget: str | None, steps: int | None = None, minutes: float | None = None) -> Budget:
+    """The named budget of the spec, or an explicit one from steps/minutes."""
+    if steps is not None or minutes is not None:
+        return Budget(steps=steps, minutes=minutes)
+    name = budget or ("quick" if "quick" in spec.budgets else next(iter(spec.budgets)))
+    if name not in spec.budgets:
+        raise GenlabError(f"study '{spec.name}' has no budget '{name}'; it has {', '.join(spec.budgets)}")
+    return spec.budgets[name]
+
+
+def expand_runs(spec: StudySpec, budget: Budget, out: Path) -> list[RunSpec]:
+    """Every (model, dataset, seed) run of the study, each with its own folder under `out/runs`."""
+    from genlab.models.registry import list_models
+
+    known = set(list_models())
+    missing = sorted({m.name for m in spec.models} - known)
+    if missing:
+        raise GenlabError(f"study '{spec.name}' needs model(s) not in this genlab: {', '.join(missing)} (see `genlab models`)")
+    runs = []
+    for dataset in spec.datasets:
+        for model in spec.models:
+            for seed in spec.seeds:
+                run = RunSpec(spec.name, model, dataset, seed, budget, Path(), spec.metrics, spec.eval_samples,
+                              spec.checkpoint_metrics)
+                run.run_dir = out / "runs" / run.key
+                runs.append(run)
+    return runs
