@@ -1,0 +1,77 @@
+"""The explorer in a real browser: Debian's chromium, driven by playwright, loads the page, moves a
+slider and sees the decoded image change, clicks the latent map, and saves a screenshot.
+
+No browser is downloaded: playwright starts /usr/bin/chromium (`make test` installs it with apt-get
+where it runs as root).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Headless and quiet: no sandbox (the tests may run as root), no GPU, nothing fetched from the network.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium "
+                                "(`make test` installs it with apt-get when run as root)")
+
+
+@pytest.fixture(scope="module")
+def page(explorer_url):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (the dev extra) is not installed")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        outside = []
+        page.on("request", lambda request: outside.append(request.url)
+                if not request.url.startswith((explorer_url.rstrip("/"), "data:", "blob:")) else None)
+        page.goto(explorer_url)
+        page.outside_requests = outside
+        yield page
+        browser.close()
+
+
+def image_source(page, element_id: str) -> str | None:
+    return page.evaluate(f"() => document.querySelector('#{element_id} img')?.getAttribute('src') ?? null")
+
+
+def wait_for_new_image(page, element_id: str, previous: str | None) -> str:
+    page.wait_for_function(
+        "([id, previous]) => { const image = document.querySelector(`#${id} img`);"
+        " return image && image.complete && image.getAttribute('src') !== previous; }",
+        arg=[element_id, previous], timeout=60_000)
+    return image_source(page, element_id)
+
+
+def test_moving_a_slider_changes_the_decoded_image(page, tmp_path):
+    first = wait_for_new_image(page, "decoded", None)
+    before = page.locator("#decoded img").screenshot()
+    page.locator("#slider-0 input[type=range]").fill("3")  # as a drag to z0 = 3 would
+    after_source = wait_for_new_image(page, "decoded", first)
+    assert after_source != first
+    page.wait_for_timeout(200)
+    assert page.locator("#decoded img").screenshot() != before, "the decoded image must look different"
+
+    screenshot = tmp_path / "explorer.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    assert screenshot.stat().st_size > 20_000
+    keep = os.environ.get("GENLAB_SCREENSHOT_DIR")  # CI can keep the picture as an artifact
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(screenshot, Path(keep) / "explorer.png")
+
+
+def test_clicking_the_latent_map_decodes_that_point(page):
+    wait_for_new_image(page, "map-manifold", None)
+    box = page.locator("#map-manifold img").bounding_box()
+    page.locator("#map-manifold img").click(position={"x": box["width"] * 0.25, "y": box["height"] * 0.75})
+    first = wait_for_new_image(page, "map-point", None)
+    page.locator("#map-manifold img").click(position={"x": box["width"] * 0.8, "y": box["height"] * 0.2})
+    assert wait_for_new_image(page, "map-point", first) != first
+    assert page.outside_requests == [], "the page must not fetch anything from outside the app"
