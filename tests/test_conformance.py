@@ -9,7 +9,9 @@ import torch
 
 import genlab
 from genlab.data.batches import Batcher
+from genlab.errors import GenlabError
 from genlab.models.registry import get_model_class, list_models
+from genlab.train.trainer import FITTED_STEP
 
 MODEL_NAMES = list_models()
 
@@ -29,9 +31,16 @@ def test_builds_trains_one_step_with_finite_losses_and_gradients(name, mnist5k):
     model = tiny_model(name, mnist5k)
     model.setup_optimizers()
     before = {k: v.detach().clone() for k, v in model.named_parameters()}
+    estimates_before = {k: v.clone() for k, v in model.state_dict().items()}
     batcher = Batcher(mnist5k.train_x, mnist5k.train_y, getattr(model.config, "batch_size", 16), seed=0)
     values = model.train_step(batcher.batch(0), 0)
     assert values and all(isinstance(v, float) and math.isfinite(v) for v in values.values()), values
+    if getattr(model, "fitted", False):
+        # Fitted baselines have no gradients: their step fits the batch, which must change finite estimates.
+        estimates = model.state_dict()
+        assert all(torch.isfinite(v).all() for v in estimates.values() if v.is_floating_point()), name
+        assert any(not torch.equal(v, estimates_before[k]) for k, v in estimates.items()), f"{name}: fitting changed nothing"
+        return
     trained = [(k, p) for k, p in model.named_parameters() if p.requires_grad]
     assert trained
     for parameter_name, parameter in trained:
@@ -62,7 +71,8 @@ def test_save_load_round_trip_gives_identical_samples(name, tmp_path):
     )
     loaded = genlab.load_run(tmp_path / name)
     assert type(loaded.model) is type(run.model)
-    assert loaded.step == 3
+    # A fitted model is fitted once on the training split (the trainer's FITTED_STEP), whatever the budget.
+    assert loaded.step == (FITTED_STEP if getattr(model_class, "fitted", False) else 3)
     for key, value in run.model.state_dict().items():
         assert torch.equal(value, loaded.model.state_dict()[key]), key
     assert torch.equal(run.sample(8, seed=3), loaded.sample(8, seed=3))
@@ -74,6 +84,11 @@ def test_save_load_round_trip_gives_identical_samples(name, tmp_path):
 def test_models_take_28_32_64_pixel_images_with_1_or_3_channels(name, shape):
     torch.manual_seed(0)
     model_class = get_model_class(name)
+    if not model_class.supports_shape(shape):
+        # A model that declares it cannot take this shape must refuse it in one clear line.
+        with pytest.raises(GenlabError, match="channel"):
+            genlab.create_model(name, data_shape=shape, num_classes=10, **model_class.tiny_config)
+        return
     model = genlab.create_model(name, data_shape=shape, num_classes=10, **model_class.tiny_config)
     model.setup_optimizers()
     from genlab.data.batches import Batch

@@ -28,6 +28,13 @@ class GenerativeModel(nn.Module):
     tiny_config: ClassVar[dict[str, Any]] = {}
     # Kind of data the model takes: "image" models want (C, H, W); "any" also takes points (D,).
     supported_data: ClassVar[tuple[str, ...]] = ("image",)
+    # Image channel counts the model handles (None: any); others raise a GenlabError when built.
+    supported_channels: ClassVar[tuple[int, ...] | None] = None
+
+    @classmethod
+    def supports_shape(cls, shape: tuple[int, ...]) -> bool:
+        """Whether the model declares it can be built for items of `shape` (C, H, W)."""
+        return cls.supported_channels is None or len(shape) != 3 or shape[0] in cls.supported_channels
 
     def __init__(self, config: Any, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__()
@@ -39,6 +46,13 @@ class GenerativeModel(nn.Module):
     # --- what the model is -------------------------------------------------------------
     latent_dim: int = 0
     conditional: bool = False
+    # Set by the trainer (a genlab.train.diagnostics.TrainingDiagnostics): on steps where
+    # `diagnostics.due(step)`, train_step may add `diagnostics.gradient_norms(name, module)` to its values.
+    diagnostics: Any = None
+
+    def attach_diagnostics(self, diagnostics: Any) -> None:
+        """Receive the trainer's diagnostics recorder (None turns diagnostics off)."""
+        self.diagnostics = diagnostics
 
     @property
     def device(self) -> torch.device:
@@ -78,6 +92,10 @@ class GenerativeModel(nn.Module):
 
     def encode(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         raise NotImplementedError(f"{self.registry_name} has no encoder")
+
+    def reconstruct(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """decode(encode(x)) in [0, 1] for models with an encoder; models without one raise NotImplementedError."""
+        return self.decode(self.encode(x, labels), labels)
 
     def check_labels(self, n: int, labels: torch.Tensor | None) -> torch.Tensor | None:
         """Validate requested class labels for conditional sampling (None for unconditional models)."""
