@@ -4,6 +4,7 @@
     data = genlab.load_dataset("mnist-5k")
     run = genlab.train("vae", data="mnist-5k", out="runs/vae", steps=500)
     images = run.sample(64)            # (64, 1, 28, 28) in [0, 1]
+    scores = genlab.evaluate("runs/vae")  # FID, precision/recall, ... also written to runs/vae/eval.json
     same = genlab.load_run("runs/vae")  # rebuilt from safetensors + YAML, nothing unpickled
 """
 
@@ -11,6 +12,7 @@ __version__ = "0.1.0"
 
 from genlab.data import load_dataset, list_datasets  # noqa: E402
 from genlab.errors import GenlabError  # noqa: E402
+from genlab.metrics import evaluate  # noqa: E402
 from genlab.models import create_model, list_models  # noqa: E402
 from genlab.train import TrainConfig, load_run, train  # noqa: E402
 
@@ -19,6 +21,7 @@ __all__ = [
     "TrainConfig",
     "__version__",
     "create_model",
+    "evaluate",
     "list_datasets",
     "list_models",
     "load_dataset",

@@ -1,0 +1,406 @@
+"""`evaluate(run)`: every metric that applies to a run, as a dict, `eval.json` and a printed table.
+
+The flow: load the run and the real split of its dataset (full split: `subset` only says what the
+model trained on), draw `n` samples (timed: sampling speed), compute the evaluator's features and
+class probabilities of samples and real images once (the real ones cached), then each metric.
+A metric that does not apply (no encoder, no classes, not toy2d...) is listed under `skipped`
+with the reason, never silently left out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from genlab.config import from_dict
+from genlab.data.batches import to_float
+from genlab.data.registry import DataConfig, Dataset, load_dataset
+from genlab.errors import GenlabError
+from genlab.metrics import classifier, fid, likelihood, modes, prdc, sharpness
+from genlab.metrics.evaluator import (
+    Evaluator,
+    canonical_data_config,
+    clean_data_config,
+    evaluator_for_dataset,
+    inception_evaluator,
+)
+from genlab.metrics.reference import real_features
+
+METRICS = ("fid", "kid", "prdc", "classifier", "likelihood", "parzen", "modes", "reconstruction", "sharpness", "speed")
+FEATURES = ("evaluator", "inception")
+SAMPLE_BATCH = 500
+EVAL_FILE = "eval.json"
+
+
+@dataclasses.dataclass
+class EvaluationOptions:
+    """Knobs of `evaluate` beyond the metric list, recorded in eval.json."""
+
+    n: int = 10000  # samples drawn; real images: up to n from the split
+    split: str = "test"
+    features: str = "evaluator"  # evaluator | inception
+    seed: int = 0
+    likelihood_k: int = 100  # importance samples for the model's own log-likelihood
+    likelihood_items: int = 2000  # real items scored by the model's log-likelihood
+    parzen_items: int = 2000  # real items for the Parzen estimate: half choose the bandwidth, half are scored
+    kid_subsets: int = fid.KID_SUBSETS
+    kid_subset_size: int = fid.KID_SUBSET_SIZE
+
+    def validate(self) -> None:
+        if self.n < 10:
+            raise GenlabError(f"--n must be at least 10 samples, got {self.n}")
+        if self.split not in ("train", "test"):
+            raise GenlabError(f"--split must be 'train' or 'test', got {self.split!r}")
+        if self.features not in FEATURES:
+            raise GenlabError(f"--features must be one of {', '.join(FEATURES)}, got {self.features!r}")
+        for key in ("likelihood_k", "likelihood_items", "parzen_items", "kid_subsets", "kid_subset_size"):
+            if getattr(self, key) < 1:
+                raise GenlabError(f"evaluation option '{key}' must be positive")
+
+
+# The numbers each metric group reports, so asking for "recall" or "inception_score" works too.
+ALIASES = {
+    "precision": "prdc", "recall": "prdc", "density": "prdc", "coverage": "prdc",
+    "kid_mean": "kid", "is": "classifier", "inception_score": "classifier", "classes_covered": "classifier",
+    "class_kl": "classifier", "conditional_accuracy": "classifier", "nll": "likelihood", "nll_nats": "likelihood",
+    "modes_covered": "modes", "high_quality_share": "modes", "sharpness_ratio": "sharpness",
+    "sampling_images_per_second": "speed", "training_seconds": "speed",
+}
+
+
+def parse_metrics(metrics: str | list[str] | tuple[str, ...] | None) -> list[str]:
+    """The metric groups asked for (all when None); 'a,b' strings and lists both work, and so do the
+    names of the numbers a group reports ("recall" -> prdc)."""
+    if metrics is None:
+        return list(METRICS)
+    names = metrics.split(",") if isinstance(metrics, str) else [part for item in metrics for part in str(item).split(",")]
+    names = [ALIASES.get(name.strip().lower(), name.strip().lower()) for name in names if name.strip()]
+    unknown = [name for name in names if name not in METRICS]
+    if unknown:
+        raise GenlabError(f"unknown metric '{unknown[0]}'; choose from {', '.join(METRICS)}")
+    if not names:
+        raise GenlabError(f"no metrics given; choose from {', '.join(METRICS)}")
+    return [name for name in METRICS if name in names]
+
+
+def finite_or_none(value: Any) -> Any:
+    """JSON cannot hold NaN/inf: such values become None (recursively)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: finite_or_none(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_none(item) for item in value]
+    return value
+
+
+def draw_samples(model: Any, n: int, labels: torch.Tensor | None, seed: int) -> tuple[torch.Tensor, float]:
+    """`n` samples on the CPU in batches with one seeded generator, and the seconds it took."""
+    generator = torch.Generator(device=model.device).manual_seed(seed) if model.device.type != "cpu" else \
+        torch.Generator().manual_seed(seed)
+    parts = []
+    started = time.perf_counter()
+    with torch.no_grad():
+        for start in range(0, n, SAMPLE_BATCH):
+            count = min(SAMPLE_BATCH, n - start)
+            batch_labels = None if labels is None else labels[start : start + count].to(model.device)
+            parts.append(model.sample(count, labels=batch_labels, generator=generator).cpu())
+    seconds = time.perf_counter() - started
+    return torch.cat(parts), seconds
+
+
+def choose_items(count: int, keep: int, seed: int) -> torch.Tensor:
+    """Indices of `keep` of `count` items: all in order when keep >= count, else a seeded choice (sorted)."""
+    if keep >= count:
+        return torch.arange(count)
+    return torch.randperm(count, generator=torch.Generator().manual_seed(seed))[:keep].sort().values
+
+
+class Evaluation:
+    """The state of one evaluation: run, data, samples, features, and the results as they come."""
+
+    def __init__(self, run: Any, metric_names: list[str], options: EvaluationOptions,
+                 progress: Callable[[str], None] | None) -> None:
+        self.run = run
+        self.model = run.model
+        self.options = options
+        self.metric_names = metric_names
+        self.say = progress or (lambda message: None)
+        self.metrics: dict[str, Any] = {}
+        self.details: dict[str, Any] = {}
+        self.reference: dict[str, Any] = {}
+        self.skipped: dict[str, str] = {}
+        self.seconds: dict[str, float] = {}
+
+    # --- set-up -------------------------------------------------------------------------------------
+    def load_data(self) -> None:
+        saved = self.run.config.get("data")
+        if not saved:
+            raise GenlabError(f"{self.run.path} has no data section in config.yaml; cannot tell what to compare with")
+        # The whole, clean dataset the run trained on (same size, channels and options).
+        self.data_config = clean_data_config(from_dict(DataConfig, saved))
+        self.dataset: Dataset = load_dataset(self.data_config)
+        if tuple(self.dataset.shape) != tuple(self.run.config.get("data_shape", self.dataset.shape)):
+            raise GenlabError(f"the data now loads with shape {self.dataset.shape}, but the run was trained on "
+                              f"{tuple(self.run.config['data_shape'])}; the dataset on disk has changed")
+        x, y = self.dataset.split(self.options.split)
+        if x.shape[0] < 10:
+            raise GenlabError(f"the {self.options.split} split of '{self.dataset.name}' has only {x.shape[0]} items")
+        keep = choose_items(x.shape[0], self.options.n, self.options.seed)
+        self.real_x, self.real_y = x[keep], y[keep]
+        self.is_points = self.dataset.kind == "points"
+
+    def load_evaluator(self) -> None:
+        started = time.perf_counter()
+        if self.options.features == "inception":
+            if self.is_points:
+                raise GenlabError("--features inception is for images; toy2d points are compared as coordinates")
+            self.evaluator: Evaluator = inception_evaluator()
+        else:
+            canonical = canonical_data_config(self.data_config)
+            dataset = self.dataset if canonical == self.data_config else load_dataset(canonical)
+            self.evaluator = evaluator_for_dataset(dataset, canonical, progress=self.say)
+        self.seconds["evaluator"] = time.perf_counter() - started
+
+    def class_distribution(self) -> torch.Tensor:
+        declared = self.dataset.info.get("class_probabilities")
+        if declared is not None:
+            return torch.as_tensor(declared, dtype=torch.float64)
+        return classifier.data_class_distribution(self.dataset.train_y, self.evaluator.num_classes)
+
+    def sample(self) -> None:
+        n = self.options.n
+        self.requested_labels = None
+        if getattr(self.model, "conditional", False):
+            # Ask for classes in the data's proportions, with their own seeded draw.
+            distribution = classifier.data_class_distribution(self.dataset.train_y, self.dataset.num_classes)
+            generator = torch.Generator().manual_seed(self.options.seed + 7)
+            self.requested_labels = torch.multinomial(distribution.float(), n, replacement=True, generator=generator)
+        self.say(f"drawing {n} samples")
+        self.samples, seconds = draw_samples(self.model, n, self.requested_labels, self.options.seed)
+        self.sample_seconds = seconds
+        if not self.is_points:
+            self.samples = self.samples.clamp(0, 1)
+
+    def compute_features(self) -> None:
+        started = time.perf_counter()
+        self.say("computing features of samples and real images")
+        self.fake_features, self.fake_probabilities = self.evaluator.features_and_probabilities(self.samples)
+        self.real_features, self.real_probabilities, cached = real_features(self.evaluator, self.real_x)
+        self.details["real_features_cached"] = cached
+        self.seconds["features"] = time.perf_counter() - started
+
+    # --- metrics ------------------------------------------------------------------------------------
+    def metric_fid(self) -> None:
+        self.metrics["fid"] = fid.fid_from_features(self.real_features, self.fake_features)
+        other = "train" if self.options.split == "test" else "test"
+        other_x, _ = self.dataset.split(other)
+        if other_x.shape[0] >= 2:
+            keep = choose_items(other_x.shape[0], self.real_x.shape[0], self.options.seed + 1)
+            other_features, _, _ = real_features(self.evaluator, other_x[keep])
+            # The floor: two real sets of the same sizes never reach 0 (sampling error alone).
+            self.reference[f"fid_{other}_vs_{self.options.split}"] = fid.fid_from_features(self.real_features, other_features)
+
+    def metric_kid(self) -> None:
+        generator = torch.Generator().manual_seed(self.options.seed)
+        result = fid.kernel_inception_distance(self.real_features, self.fake_features, self.options.kid_subsets,
+                                               self.options.kid_subset_size, generator)
+        self.metrics["kid_mean"], self.metrics["kid_std"] = result["kid_mean"], result["kid_std"]
+        self.details["kid"] = {"subsets": result["kid_subsets"], "subset_size": result["kid_subset_size"],
+                               "kernel": "(x.y/d + 1)^3"}
+
+    def metric_prdc(self) -> None:
+        self.metrics.update(prdc.prdc(self.real_features, self.fake_features))
+        self.details["prdc"] = {"precision_recall_k": prdc.PRECISION_RECALL_K, "density_coverage_k": prdc.DENSITY_COVERAGE_K}
+
+    def metric_classifier(self) -> None:
+        if self.fake_probabilities is None:
+            self.skipped["classifier"] = f"the {self.evaluator.kind} evaluator has no classes"
+            return
+        score = classifier.inception_score(self.fake_probabilities)
+        self.metrics["inception_score"], self.metrics["inception_score_std"] = score["inception_score"], score["inception_score_std"]
+        if self.real_probabilities is not None:
+            self.reference["inception_score_real"] = classifier.inception_score(self.real_probabilities)["inception_score"]
+        if self.options.features == "inception":
+            return  # ImageNet classes say nothing about the data's class distribution
+        histogram = classifier.class_histogram(self.fake_probabilities.argmax(1), self.evaluator.num_classes,
+                                               self.class_distribution())
+        self.metrics["classes_covered"] = histogram["classes_covered"]
+        self.metrics["class_kl"] = histogram["class_kl"]
+        self.details["class_histogram"] = {
+            "counts": histogram["class_counts"] if self.evaluator.num_classes <= 100 else None,
+            "classes_total": histogram["classes_total"],
+            "covered_rule": f"at least {classifier.COVERED_FRACTION_OF_SHARE:.0%} of the class's share in the data",
+            "kl": "KL(sample classes || data classes), nats",
+        }
+        if self.requested_labels is not None:
+            self.metrics["conditional_accuracy"] = classifier.conditional_accuracy(self.fake_probabilities, self.requested_labels)
+
+    def metric_likelihood(self) -> None:
+        if not likelihood.has_log_likelihood(self.model):
+            self.skipped["likelihood"] = f"{self.run.config['model']['name']} has no log_likelihood (use the Parzen estimate)"
+            return
+        keep = choose_items(self.real_x.shape[0], self.options.likelihood_items, self.options.seed + 2)
+        x = to_float(self.real_x[keep]).to(self.model.device)
+        labels = self.real_y[keep].to(self.model.device)
+        try:
+            result = likelihood.model_likelihood(self.model, x, labels, k=self.options.likelihood_k, seed=self.options.seed)
+        except GenlabError as error:
+            self.skipped["likelihood"] = str(error)
+            return
+        self.metrics["nll_nats"] = result["nll_nats"]
+        self.metrics["nll_bits_per_dim"] = result["bits_per_dim"]
+        self.details["likelihood"] = result
+
+    def metric_parzen(self) -> None:
+        count = min(self.options.parzen_items, self.real_x.shape[0])
+        order = choose_items(self.real_x.shape[0], count, self.options.seed + 3)
+        order = order[torch.randperm(order.numel(), generator=torch.Generator().manual_seed(self.options.seed + 4))]
+        half = order.numel() // 2
+        real = to_float(self.real_x)
+        result = likelihood.parzen_log_likelihood(self.samples, real[order[:half]], real[order[half:]],
+                                                  images=not self.is_points)
+        self.metrics["parzen_log_likelihood"] = result["log_likelihood_nats"]
+        if "bits_per_dim" in result:
+            self.metrics["parzen_bits_per_dim"] = result["bits_per_dim"]
+        self.details["parzen"] = result
+
+    def metric_modes(self) -> None:
+        info = self.dataset.info
+        if "modes" in info and self.is_points:
+            result = modes.toy2d_modes(self.samples, info["modes"], float(info["std"]))
+            self.metrics["modes_covered"] = result["modes_covered"]
+            self.metrics["high_quality_share"] = result["high_quality_share"]
+            self.metrics["mode_kl_to_uniform"] = result["mode_kl_to_uniform"]
+            self.details["modes"] = {**result, "rule": "high quality: within 3 std of a mode; covered: PacGAN's 20 of 2,500"}
+        elif self.evaluator.kind == "per-channel" and self.fake_probabilities is not None:
+            result = modes.stacked_modes(self.fake_probabilities.argmax(1), self.evaluator.num_classes)
+            self.metrics["modes_covered"] = result["modes_covered"]
+            self.metrics["mode_kl_to_uniform"] = result["mode_kl_to_uniform"]
+            if self.real_probabilities is not None:
+                real = modes.stacked_modes(self.real_probabilities.argmax(1), self.evaluator.num_classes)
+                self.reference["modes_covered_real"] = real["modes_covered"]
+            self.details["modes"] = {**result, "rule": "covered: at least one sample (PacGAN protocol)",
+                                     "samples": int(self.samples.shape[0])}
+        else:
+            self.skipped["modes"] = "known modes only on toy2d and stacked-mnist"
+
+    def metric_reconstruction(self) -> None:
+        x = to_float(self.real_x)
+        labels = self.real_y if getattr(self.model, "conditional", False) else None
+        reconstruct = getattr(self.model, "reconstruct", None) or (lambda inputs, labels=None: self.model.decode(
+            self.model.encode(inputs, labels), labels))
+        parts = []
+        try:
+            with torch.no_grad():
+                for start in range(0, x.shape[0], SAMPLE_BATCH):
+                    batch_labels = None if labels is None else labels[start : start + SAMPLE_BATCH].to(self.model.device)
+                    inputs = x[start : start + SAMPLE_BATCH].to(self.model.device)
+                    parts.append(reconstruct(inputs, batch_labels).cpu().reshape(inputs.shape))
+        except NotImplementedError:
+            self.skipped["reconstruction"] = f"{self.run.config['model']['name']} has no encoder"
+            return
+        reconstructions = torch.cat(parts)
+        self.metrics["reconstruction_mse"] = float((reconstructions - x).square().mean())
+        if not self.is_points:
+            features = self.evaluator.features(reconstructions.clamp(0, 1))
+            self.metrics["reconstruction_feature_mse"] = float((features - self.real_features).square().mean())
+            self.reference["feature_variance_real"] = float(self.real_features.var(0).mean())
+
+    def metric_sharpness(self) -> None:
+        if self.is_points:
+            self.skipped["sharpness"] = "points have no pixels"
+            return
+        result = sharpness.sharpness(self.samples, self.real_x)
+        self.metrics["sharpness"] = result["sharpness"]
+        self.metrics["sharpness_ratio"] = result["sharpness_ratio"]
+        self.reference["sharpness_real"] = result["sharpness_real"]
+
+    def metric_speed(self) -> None:
+        self.metrics["sampling_images_per_second"] = self.samples.shape[0] / max(self.sample_seconds, 1e-9)
+        training_seconds = self.run.config.get("training_seconds")
+        if training_seconds is not None:
+            self.metrics["training_seconds"] = float(training_seconds)
+        self.details["speed"] = {"samples": int(self.samples.shape[0]), "sampling_seconds": self.sample_seconds,
+                                 "device": str(self.model.device), "training_steps": self.run.config.get("final_step")}
+
+    # --- the whole evaluation -----------------------------------------------------------------------
+    def run_all(self) -> dict[str, Any]:
+        import genlab
+
+        started = time.perf_counter()
+        self.load_data()
+        self.load_evaluator()
+        self.sample()
+        self.compute_features()
+        for name in self.metric_names:
+            begun = time.perf_counter()
+            self.say(f"{name}")
+            getattr(self, f"metric_{name}")()
+            self.seconds[name] = time.perf_counter() - begun
+        self.seconds["total"] = time.perf_counter() - started
+        evaluator_info = {"kind": self.evaluator.kind, "description": self.evaluator.description,
+                          "feature_dim": self.evaluator.feature_dim, "path": str(self.evaluator.path) if self.evaluator.path else None}
+        for key in ("test_accuracy", "test_mse", "train_seconds", "base_dataset", "base_accuracy"):
+            if key in self.evaluator.metadata:
+                evaluator_info[key] = self.evaluator.metadata[key]
+        return finite_or_none({
+            "run": str(self.run.path),
+            "model": self.run.config["model"]["name"],
+            "step": self.run.step,
+            "dataset": self.dataset.name,
+            "data": dataclasses.asdict(self.data_config),
+            "split": self.options.split,
+            "n_samples": int(self.samples.shape[0]),
+            "n_real": int(self.real_x.shape[0]),
+            "options": dataclasses.asdict(self.options),
+            "features": evaluator_info,
+            "metrics": self.metrics,
+            "reference": self.reference,
+            "details": self.details,
+            "skipped": self.skipped,
+            "seconds": self.seconds,
+            "genlab_version": genlab.__version__,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        })
+
+
+def evaluate(
+    run_or_path: Any,
+    metrics: str | list[str] | None = None,
+    n: int = 10000,
+    split: str = "test",
+    *,
+    features: str = "evaluator",
+    seed: int = 0,
+    write: bool = True,
+    progress: Callable[[str], None] | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Evaluate a trained run: FID, KID, PRDC, classifier metrics, likelihoods, modes, reconstruction,
+    sharpness and speed (each where it applies). Writes `eval.json` into the run folder (unless
+    `write=False`) and returns the same dict. `options` are further `EvaluationOptions` fields
+    (likelihood_k, likelihood_items, parzen_items, kid_subsets, kid_subset_size).
+    """
+    from genlab.train.checkpoint import atomic_write_json
+    from genlab.train.run import Run, load_run
+
+    evaluation_options = from_dict(EvaluationOptions, {"n": n, "split": split, "features": features, "seed": seed, **options})
+    metric_names = parse_metrics(metrics)
+    run = run_or_path if isinstance(run_or_path, Run) else load_run(Path(run_or_path))
+    was_training = run.model.training
+    run.model.eval()
+    try:
+        with torch.random.fork_rng(devices=[]):  # evaluation never moves the caller's RNG
+            result = Evaluation(run, metric_names, evaluation_options, progress).run_all()
+    finally:
+        run.model.train(was_training)
+    result["eval_json"] = str(Path(run.path) / EVAL_FILE) if write else None
+    if write:
+        atomic_write_json(Path(run.path) / EVAL_FILE, result)
+    return result

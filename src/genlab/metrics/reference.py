@@ -1,0 +1,54 @@
+"""Cached features of real images: the reference side of FID, KID, PRDC and the classifier metrics.
+
+The real split's features depend only on the evaluator and the images, so they are computed once
+and kept (safetensors) under `<cache>/evaluators/reference/`, keyed by the evaluator and a content
+hash of the exact images; FID's mean and covariance come from them in milliseconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+
+from genlab.metrics.evaluator import Evaluator, data_fingerprint, evaluators_dir
+
+
+def evaluator_cache_id(evaluator: Evaluator) -> str | None:
+    """A stable name for the evaluator's weights, or None when its features need no caching (points)."""
+    if evaluator.kind == "identity":
+        return None
+    if evaluator.path is None:
+        return None
+    return f"{evaluator.kind}-{Path(evaluator.path).stem}"
+
+
+def reference_path(evaluator: Evaluator, images: torch.Tensor) -> Path | None:
+    cache_id = evaluator_cache_id(evaluator)
+    if cache_id is None:
+        return None
+    labels = torch.zeros(0, dtype=torch.int64)
+    digest = hashlib.blake2b(f"{cache_id}:{data_fingerprint(images, labels)}".encode(), digest_size=8).hexdigest()
+    return evaluators_dir() / "reference" / f"{cache_id}-{images.shape[0]}-{digest}.safetensors"
+
+
+def real_features(evaluator: Evaluator, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, bool]:
+    """(features, probabilities or None, from_cache) of real `images`, read from or written to the cache."""
+    from genlab.train.checkpoint import load_tensors, save_tensors
+
+    path = reference_path(evaluator, images)
+    if path is not None and path.is_file():
+        try:
+            tensors = load_tensors(path)
+        except Exception:  # a damaged cache file is recomputed below
+            tensors = None
+        if tensors is not None and tensors["features"].shape[0] == images.shape[0]:
+            return tensors["features"], tensors.get("probabilities"), True
+    features, probabilities = evaluator.features_and_probabilities(images)
+    if path is not None:
+        tensors = {"features": features}
+        if probabilities is not None:
+            tensors["probabilities"] = probabilities
+        save_tensors(path, tensors, metadata={"evaluator": str(evaluator.path), "items": str(images.shape[0])})
+    return features, probabilities, False
