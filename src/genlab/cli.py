@@ -37,9 +37,15 @@ def models_command() -> None:
         typer.echo(f"{'':<14} defaults: " + ", ".join(f"{k}={v}" for k, v in defaults.items()))
 
 
-@app.command("datasets")
-def datasets_command() -> None:
+datasets_app = typer.Typer(help="List the datasets, or show examples of one (optionally corrupted).")
+app.add_typer(datasets_app, name="datasets")
+
+
+@datasets_app.callback(invoke_without_command=True)
+def datasets_command(context: typer.Context) -> None:
     """List the datasets: shape, classes, sizes and where each was found (or why not)."""
+    if context.invoked_subcommand is not None:
+        return
     from genlab.data.describe import describe_datasets
 
     for row in describe_datasets():
@@ -50,6 +56,21 @@ def datasets_command() -> None:
                 f"{row['name']:<14} {row['description']}\n{'':<14} shape {row['shape']}, {row['classes']} classes, "
                 f"{row['train']} train / {row['test']} test, from {row['source']}"
             )
+
+
+@datasets_app.command("show")
+def datasets_show_command(
+    name: str = typer.Argument(..., help="a dataset name"),
+    corrupt: Optional[str] = typer.Option(None, "--corrupt", help="awgn:low|medium|high, warp:low|medium|high, or awgn:SIGMA"),
+    n: int = typer.Option(32, "--n", help="number of examples"),
+    seed: int = typer.Option(0, help="seed of the corruption"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="PNG to write (default NAME[-CORRUPTION].png)"),
+) -> None:
+    """Write a grid of training examples; with --corrupt, clean rows above their corrupted copies."""
+    from genlab.data.corruptions import example_grid
+
+    path = out or Path(f"{name}{'-' + corrupt.replace(':', '-') if corrupt else ''}.png")
+    typer.echo(str(example_grid(name, path, n=n, corruption=corrupt, seed=seed)))
 
 
 def _data_config(data: str, data_root: Optional[str], data_options: List[str]) -> dict:
@@ -90,6 +111,9 @@ def train_command(
     checkpoint_every: int = typer.Option(1000, help="checkpoint every N steps (0: only at the end)"),
     log_every: int = typer.Option(50, help="log losses every N steps"),
     eval_every: int = typer.Option(250, help="held-out metrics every N steps (0: off)"),
+    diagnostics_every: int = typer.Option(50, help="per-layer gradient norms (and histograms) every N steps (0: off)"),
+    gradient_histograms: bool = typer.Option(False, "--gradient-histograms",
+                                             help="record per-layer gradient histograms (see `genlab plot --gradients`)"),
     resume: bool = typer.Option(False, "--resume", help="continue the run in --out from its last checkpoint"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
@@ -115,7 +139,8 @@ def train_command(
         {k: v for k, v in dict(steps=steps, epochs=epochs, minutes=minutes, batch_size=batch_size).items() if v is not None}
     )
     train_values.update(seed=seed, device=device, sample_every=sample_every, checkpoint_every=checkpoint_every,
-                        log_every=log_every, eval_every=eval_every, progress=not quiet)
+                        log_every=log_every, eval_every=eval_every, diagnostics_every=diagnostics_every,
+                        gradient_histograms=gradient_histograms, progress=not quiet)
     run = train(model, data=data_values, out=out, config=model_config, resume=resume, **train_values)
     stopped_by = run.summary.get("stopped_by")
     if stopped_by:
@@ -132,27 +157,281 @@ def sample_command(
     seed: int = typer.Option(0, help="seed of the prior draw"),
     step: Optional[int] = typer.Option(None, help="use the checkpoint at this step instead of the final model"),
     out: Path = typer.Option(Path("samples.png"), "--out", "-o", help="PNG to write"),
+    per_class: Optional[int] = typer.Option(None, "--per-class", help="conditional models: a row of K samples per class"),
 ) -> None:
-    """Draw N samples from a trained run and write them as a PNG grid."""
+    """Draw N samples from a trained run and write them as a PNG grid (or one row per class)."""
     from genlab.images import save_samples
     from genlab.train.run import load_run
 
     if n < 1 or n > 10000:
         raise GenlabError(f"--n must be between 1 and 10000, got {n}")
     loaded = load_run(run, step=step)
+    if per_class is not None:
+        import torch
+
+        from genlab.grids import class_samples, save_class_grid
+
+        samples = class_samples(loaded.model, per_class, generator=torch.Generator().manual_seed(seed))
+        typer.echo(str(save_class_grid(out, samples, per_class)))
+        return
     samples = loaded.sample(n, labels=None if label is None else [label], seed=seed)
     typer.echo(str(save_samples(out, samples)))
+
+
+@app.command("reconstruct")
+def reconstruct_command(
+    run: Path = typer.Argument(..., help="a run folder of a model with an encoder (the VAE family)"),
+    n: int = typer.Option(32, "--n", help="number of images"),
+    columns: int = typer.Option(8, help="images per row"),
+    split: str = typer.Option("test", help="the dataset split to draw the images from: test | train"),
+    seed: int = typer.Option(0, help="seed of the choice of images"),
+    step: Optional[int] = typer.Option(None, help="use the checkpoint at this step instead of the final model"),
+    out: Path = typer.Option(Path("reconstructions.png"), "--out", "-o", help="PNG to write"),
+) -> None:
+    """Write held-out images with the model's reconstructions: each row of originals above its reconstructions."""
+    from genlab.grids import run_reconstructions, save_reconstruction_grid
+    from genlab.train.run import load_run
+
+    if n < 1 or n > 10000 or columns < 1:
+        raise GenlabError(f"--n must be between 1 and 10000 and --columns positive, got {n} and {columns}")
+    originals, reconstructions = run_reconstructions(load_run(run, step=step), n=n, seed=seed, split=split)
+    typer.echo(str(save_reconstruction_grid(out, originals, reconstructions, columns)))
 
 
 @app.command("plot")
 def plot_command(
     run: Path = typer.Argument(..., help="a run folder"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="PNG to write (default RUN/loss_curves.png)"),
+    gradients: bool = typer.Option(False, "--gradients", help="also draw the per-layer gradient histograms over "
+                                   "training (RUN/gradient_histograms.png; train with --gradient-histograms)"),
 ) -> None:
-    """Plot a run's logged losses and held-out metrics against the step."""
-    from genlab.report.plots import plot_metrics
+    """Plot a run's logged losses, diagnostics and held-out metrics against the step."""
+    from genlab.report.plots import plot_gradient_histograms, plot_metrics
 
     typer.echo(str(plot_metrics(run, out)))
+    if gradients:
+        typer.echo(str(plot_gradient_histograms(run)))
+
+
+def _latent_out(run: Path, out: Optional[Path], name: str) -> Path:
+    return out if out is not None else run / "latent" / f"{name}.png"
+
+
+@app.command("interpolate")
+def interpolate_command(
+    run: Path = typer.Argument(..., help="a run folder of a model with a latent space"),
+    pairs: int = typer.Option(4, help="number of pairs, one row each"),
+    steps: int = typer.Option(8, help="images per path, both ends included"),
+    method: str = typer.Option("linear", help="linear | spherical"),
+    from_data: bool = typer.Option(False, "--from-data", help="between real test images, through the encoder"),
+    label: Optional[int] = typer.Option(None, "--label", help="class to decode with (conditional models; default 0)"),
+    seed: int = typer.Option(0, help="seed of the random codes or of the choice of test images"),
+    step: Optional[int] = typer.Option(None, help="use the checkpoint at this step instead of the final model"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="PNG to write (default RUN/latent/interpolate.png)"),
+) -> None:
+    """Decode paths between pairs of random codes (or of encoded test images), one row per pair."""
+    import torch
+
+    from genlab.latent import interpolate, interpolate_images, load_test_split
+    from genlab.train.run import load_run
+
+    loaded = load_run(run, step=step)
+    generator = torch.Generator().manual_seed(seed)
+    if from_data:
+        images, labels, _ = load_test_split(loaded.config)
+        chosen = torch.randperm(images.shape[0], generator=generator)[: 2 * pairs]
+        if chosen.numel() < 2 * pairs:
+            raise GenlabError(f"the test split has {images.shape[0]} images, fewer than 2 x --pairs {pairs}")
+        first, second = chosen[:pairs], chosen[pairs:]
+        grid = interpolate_images(loaded.model, images[first], images[second], steps=steps, method=method,
+                                  labels=(labels[first], labels[second]))
+    else:
+        grid = interpolate(loaded.model, pairs=pairs, steps=steps, method=method, label=label, generator=generator)
+    typer.echo(str(grid.save(_latent_out(run, out, "interpolate"))))
+
+
+@app.command("traverse")
+def traverse_command(
+    run: Path = typer.Argument(..., help="a run folder of a model with a latent space"),
+    components: Optional[str] = typer.Option(None, help="components to vary, e.g. 0,3,5 (default: the first --count)"),
+    count: int = typer.Option(8, help="vary each of the first K components (when --components is not given)"),
+    steps: int = typer.Option(9, help="values per component"),
+    span: float = typer.Option(3.0, help="range: the prior's centre ± SPAN standard deviations"),
+    from_image: Optional[int] = typer.Option(None, "--from-image", help="start from the code of this test image (encoder models)"),
+    label: Optional[int] = typer.Option(None, "--label", help="class to decode with (conditional models; default 0)"),
+    seed: int = typer.Option(0, help="seed of the code the traversal starts from"),
+    step: Optional[int] = typer.Option(None, help="use the checkpoint at this step instead of the final model"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="PNG to write (default RUN/latent/traverse.png)"),
+) -> None:
+    """Vary latent components one at a time, the others fixed: one row per component."""
+    import torch
+
+    from genlab.latent import encode, load_test_split, traverse
+    from genlab.train.run import load_run
+
+    loaded = load_run(run, step=step)
+    chosen: object = min(count, loaded.model.latent_dim) if loaded.model.latent_dim else count
+    if components:
+        try:
+            chosen = [int(part) for part in components.split(",") if part.strip()]
+        except ValueError:
+            raise GenlabError(f"--components takes comma-separated integers, got {components!r}") from None
+    base = None
+    if from_image is not None:
+        images, labels, _ = load_test_split(loaded.config)
+        if not 0 <= from_image < images.shape[0]:
+            raise GenlabError(f"--from-image must be in [0, {images.shape[0]}), got {from_image}")
+        image_labels = labels[from_image : from_image + 1] if loaded.model.conditional else None
+        base = encode(loaded.model, images[from_image : from_image + 1], image_labels)[0]
+        if loaded.model.conditional and label is None:
+            label = int(labels[from_image])
+    grid = traverse(loaded.model, chosen, steps=steps, span=span, base=base, label=label,
+                    generator=torch.Generator().manual_seed(seed))
+    typer.echo(str(grid.save(_latent_out(run, out, "traverse"))))
+
+
+@app.command("latent-map")
+def latent_map_command(
+    run: Path = typer.Argument(..., help="a run folder of a model with a latent space"),
+    grid: int = typer.Option(15, help="decoded images per side of the manifold"),
+    method: str = typer.Option("pca", help="projection of codes with more than 2 dimensions: pca | tsne"),
+    points: int = typer.Option(2000, help="test images to encode (at most)"),
+    label: Optional[int] = typer.Option(None, "--label", help="class to decode with (conditional models; default 0)"),
+    seed: int = typer.Option(0, help="seed of the choice of test images (and of t-SNE)"),
+    step: Optional[int] = typer.Option(None, help="use the checkpoint at this step instead of the final model"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="PNG to write (default RUN/latent/latent-map.png)"),
+) -> None:
+    """The encoded test set coloured by class beside the decoded manifold over the same axes."""
+    import torch
+
+    from genlab.latent import has_encoder, latent_map, load_test_split
+    from genlab.train.run import load_run
+
+    loaded = load_run(run, step=step)
+    images = labels = None
+    class_names: list = list(loaded.config.get("class_names", []))
+    if has_encoder(loaded.model):
+        images, labels, class_names = load_test_split(loaded.config)
+    result = latent_map(loaded.model, images, labels, class_names=class_names, grid_size=grid, method=method,
+                        max_points=points, label=label, generator=torch.Generator().manual_seed(seed))
+    if result.note:
+        typer.echo(result.note, err=True)
+    typer.echo(str(result.save(_latent_out(run, out, "latent-map"))))
+
+
+@app.command("class-grid")
+def class_grid_command(
+    run: Path = typer.Argument(..., help="a run folder of a conditional model"),
+    columns: int = typer.Option(8, help="codes, one per column, shared by every class"),
+    seed: int = typer.Option(0, help="seed of the codes"),
+    step: Optional[int] = typer.Option(None, help="use the checkpoint at this step instead of the final model"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="PNG to write (default RUN/latent/class-grid.png)"),
+) -> None:
+    """One row per class, each column one code: what the latent holds apart from the class (style)."""
+    import torch
+
+    from genlab.latent import class_grid
+    from genlab.train.run import load_run
+
+    loaded = load_run(run, step=step)
+    grid = class_grid(loaded.model, columns, class_names=list(loaded.config.get("class_names", [])),
+                      generator=torch.Generator().manual_seed(seed))
+    typer.echo(str(grid.save(_latent_out(run, out, "class-grid"))))
+
+
+@app.command("explore")
+def explore_command(
+    path: Path = typer.Argument(Path("runs"), help="a folder of runs (searched 3 levels deep) or one run folder"),
+    port: int = typer.Option(7860, help="port of the web app"),
+    host: str = typer.Option("127.0.0.1", help="address to bind; 0.0.0.0 exposes the app to your network"),
+    components: int = typer.Option(8, help="sliders for the first K latent components"),
+) -> None:
+    """The live explorer: sliders over latent components, the clickable latent map, interpolations,
+    samples and reconstructions of the runs under PATH, in the browser."""
+    from genlab.app.explorer import launch_explorer
+
+    launch_explorer(path, host=host, port=port, components=components)
+
+
+study_app = typer.Typer(help="Comparison studies: many runs, evaluated, reported as HTML.")
+app.add_typer(study_app, name="study")
+
+
+@study_app.command("list")
+def study_list_command() -> None:
+    """The built-in studies and what each one asks."""
+    from genlab.studies.spec import builtin_studies, load_spec
+
+    for name in builtin_studies():
+        spec = load_spec(name)
+        models = ", ".join(m.key for m in spec.models)
+        datasets = ", ".join(d.key for d in spec.datasets)
+        typer.echo(f"{name:<18} {spec.description.strip().splitlines()[0] if spec.description else ''}")
+        typer.echo(f"{'':<18} models: {models}\n{'':<18} datasets: {datasets}; budgets: {', '.join(spec.budgets)}")
+
+
+@study_app.command("run")
+def study_run_command(
+    spec: str = typer.Argument(..., help="a built-in study name (see `genlab study list`) or a YAML spec file"),
+    budget: Optional[str] = typer.Option(None, help="a budget named in the spec: quick | full"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="study folder (default studies/NAME)"),
+    executor: str = typer.Option("local", help="local (worker processes) or ray"),
+    workers: Optional[int] = typer.Option(None, help="parallel runs (default: the cores)"),
+    address: Optional[str] = typer.Option(None, help="Ray cluster address (default: a local Ray instance)"),
+    steps: Optional[int] = typer.Option(None, help="override the budget: steps per run"),
+    minutes: Optional[float] = typer.Option(None, help="override the budget: minutes per run"),
+) -> None:
+    """Run every run of a study (skipping finished ones, resuming interrupted ones) and write report.html."""
+    from genlab.studies.runner import run_study
+
+    if executor not in ("local", "ray"):
+        raise GenlabError(f"unknown executor '{executor}'; use local or ray")
+    report = run_study(spec, budget=budget, out=out, executor=executor, workers=workers, address=address,
+                       steps=steps, minutes=minutes)
+    typer.echo(str(report))
+
+
+@app.command("evaluate")
+def evaluate_command(
+    run: Path = typer.Argument(..., help="a run folder written by `genlab train`"),
+    metrics: List[str] = typer.Option([], "--metrics", "-m", help="metrics to compute (comma-separated or repeated; "
+                                      "default all): fid, kid, prdc, classifier, likelihood, parzen, modes, "
+                                      "reconstruction, sharpness, speed"),
+    n: int = typer.Option(10000, "--n", help="number of samples (and at most this many real images)"),
+    split: str = typer.Option("test", help="the real split to compare with: test | train"),
+    features: str = typer.Option("evaluator", help="evaluator (genlab's per-dataset network) | inception (local weights only)"),
+    seed: int = typer.Option(0, help="seed of the samples and of every random choice"),
+    likelihood_k: int = typer.Option(100, "--likelihood-k", help="importance samples for models with log_likelihood"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress messages"),
+) -> None:
+    """Measure a trained run against real data; prints a table and writes RUN/eval.json."""
+    from genlab.metrics import evaluate, print_evaluation
+
+    say = None if quiet else (lambda message: typer.echo(f"  {message}", err=True))
+    result = evaluate(run, metrics=metrics or None, n=n, split=split, features=features, seed=seed,
+                      likelihood_k=likelihood_k, progress=say)
+    print_evaluation(result)
+
+
+@app.command("evaluator")
+def evaluator_command(
+    data: str = typer.Argument(..., help="dataset name (see `genlab datasets`) or an image folder"),
+    data_root: Optional[str] = typer.Option(None, "--data-root", help="folder for image-folder / cifar10 / IDX files"),
+    data_options: List[str] = typer.Option([], "--data-option", help="data key=value: resize, channels, layout, ..."),
+    rebuild: bool = typer.Option(False, "--rebuild", help="train it afresh even when cached"),
+) -> None:
+    """Build (or show, when cached) the evaluator network whose features genlab's metrics use for DATA."""
+    from genlab.metrics.evaluator import get_evaluator
+
+    evaluator = get_evaluator(_data_config(data, data_root, data_options), rebuild=rebuild,
+                              progress=lambda message: typer.echo(f"  {message}", err=True))
+    typer.echo(f"{evaluator.kind} evaluator: {evaluator.description}")
+    meta = evaluator.metadata
+    if "train_seconds" in meta:
+        typer.echo(f"trained on {meta['train_items']} images for {meta['epochs']} epochs in {meta['train_seconds']:.0f} s "
+                   f"(genlab {meta['genlab_version']}, {meta['created']})")
+    if evaluator.path is not None:
+        typer.echo(f"cached at {evaluator.path}.safetensors (+ .json)")
 
 
 @app.command("demo")

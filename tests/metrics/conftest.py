@@ -1,41 +1,15 @@
 """Fixtures for the metric tests: the mnist-5k evaluator, trained once per test session.
 
-Training it takes ~25 CPU-seconds, so every test (and every xdist worker, through a file lock)
-shares one cache folder for the session; tests that call `evaluate` point $GENLAB_CACHE at it.
+The session's evaluator cache (`evaluator_cache`, `evaluator_env`) lives in tests/conftest.py, shared
+with the study tests.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 import torch
-from filelock import FileLock
-
-
-@pytest.fixture(scope="session")
-def evaluator_cache(tmp_path_factory) -> Path:
-    """A cache folder holding the mnist-5k evaluator, built on first use in this session."""
-    base = tmp_path_factory.getbasetemp()
-    # Under xdist each worker has its own basetemp; their parent is this session's shared folder.
-    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "genlab-evaluator-cache"
-    with FileLock(str(root) + ".lock"):
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("GENLAB_CACHE", str(root))
-            patch.setenv("GENLAB_OFFLINE", "1")
-            from genlab.metrics.evaluator import get_evaluator
-
-            get_evaluator("mnist-5k")
-    return root
-
-
-@pytest.fixture()
-def evaluator_env(evaluator_cache, monkeypatch) -> Path:
-    """$GENLAB_CACHE -> the session's evaluator cache, downloads forbidden."""
-    monkeypatch.setenv("GENLAB_CACHE", str(evaluator_cache))
-    monkeypatch.setenv("GENLAB_OFFLINE", "1")
-    return evaluator_cache
 
 
 @pytest.fixture(scope="session")

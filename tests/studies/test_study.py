@@ -39,10 +39,23 @@ TINY_SPEC = {
 
 
 @pytest.fixture()
-def spec_file(tmp_path):
+def spec_file(tmp_path, evaluator_env):
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(TINY_SPEC))
     return path
+
+
+@pytest.fixture(scope="module")
+def local_study(tmp_path_factory, evaluator_cache):
+    """The tiny study run once with the local executor (several tests read its outputs)."""
+    folder = tmp_path_factory.mktemp("study")
+    spec = folder / "tiny.yaml"
+    spec.write_text(yaml.safe_dump(TINY_SPEC))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GENLAB_CACHE", str(evaluator_cache))
+        patch.setenv("GENLAB_OFFLINE", "1")
+        report = run_study(spec, out=folder / "out", executor="local", workers=2, progress=False)
+    return spec, report
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -69,62 +82,70 @@ def check_outputs(out: Path) -> dict:
     return runs
 
 
-def test_local_study_end_to_end_with_a_failed_run(spec_file, tmp_path):
-    out = tmp_path / "study"
-    report = run_study(spec_file, out=out, executor="local", workers=2, progress=False)
-    assert report == out / "report.html"
+@pytest.mark.xdist_group("local_study")
+def test_local_study_end_to_end_with_a_failed_run(local_study, evaluator_env):
+    spec, report = local_study
+    out = report.parent
     first = check_outputs(out)
     # A second invocation skips every finished run and trains nothing.
-    run_study(spec_file, out=out, executor="local", workers=2, progress=False)
+    run_study(spec, out=out, executor="local", workers=2, progress=False)
     again = json.loads((out / "results.json").read_text())["runs"]
     assert all(run.get("skipped") for run in again if run["status"] == "done")
     assert {r["model_key"]: r["metrics"]["fid"] for r in again if r["status"] == "done"} == {
         k: v["metrics"]["fid"] for k, v in first.items() if v["status"] == "done"}
 
 
-def test_ray_executor_runs_the_same_study(spec_file, tmp_path):
+def test_ray_executor_runs_a_study_and_reports_its_failures(spec_file, tmp_path):
     out = tmp_path / "study-ray"
-    run_study(spec_file, out=out, executor="ray", workers=2, progress=False)
-    check_outputs(out)
+    # The VAE and the diverging VAE: one run that succeeds, one that fails, each a Ray task.
+    spec_file.write_text(yaml.safe_dump(dict(TINY_SPEC, models=[TINY_SPEC["models"][0], TINY_SPEC["models"][2]])))
+    run_study(spec_file, out=out, executor="ray", workers=1, progress=False)
+    runs = {run["model_key"]: run for run in json.loads((out / "results.json").read_text())["runs"]}
+    assert runs["vae"]["status"] == "done" and runs["vae"]["metrics"]["fid"] > 0
+    assert runs["vae-diverging"]["status"] == "failed"
+    rows = {row["model"]: row for row in read_csv(out / "results.csv")}
+    assert float(rows["vae"]["fid"]) == pytest.approx(runs["vae"]["metrics"]["fid"])
+    assert "vae-diverging" in (out / "report.html").read_text()
 
 
 def test_a_study_killed_mid_run_resumes_on_the_next_invocation(spec_file, tmp_path):
     out = tmp_path / "study-killed"
-    slow = dict(TINY_SPEC, budgets={"quick": {"steps": 3000, "checkpoints": 30}},
+    slow = dict(TINY_SPEC, budgets={"quick": {"steps": 6000, "checkpoints": 3}},
                 models=TINY_SPEC["models"][:1])
     spec_file.write_text(yaml.safe_dump(slow))
     command = genlab_command() + ["study", "run", str(spec_file), "--out", str(out), "--workers", "1"]
-    process = subprocess.Popen(command, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    process = subprocess.Popen(command, env=subprocess_env(GENLAB_CACHE=os.environ["GENLAB_CACHE"]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     checkpoints = out / "runs" / "vae__mnist-5k__seed0" / "checkpoints"
     deadline = time.time() + 180
-    while time.time() < deadline and not (checkpoints / "step-000200.json").exists():
+    while time.time() < deadline and not (checkpoints / "step-002000.json").exists():
         time.sleep(0.05)
     os.killpg(process.pid, signal.SIGKILL)  # the driver and its worker process
     process.wait()
     assert not (out / "report.html").exists()
     killed_at = max(int(p.stem.split("-")[1]) for p in checkpoints.glob("step-*.json"))
-    assert 200 <= killed_at < 3000
-    result = subprocess.run(command, env=subprocess_env(), capture_output=True, text=True, timeout=400)
+    assert 2000 <= killed_at < 6000
+    result = subprocess.run(command, env=subprocess_env(GENLAB_CACHE=os.environ["GENLAB_CACHE"]), capture_output=True,
+                            text=True, timeout=400)
     assert result.returncode == 0, result.stderr
     run = json.loads((out / "results.json").read_text())["runs"][0]
-    assert run["status"] == "done" and run["steps"] == 3000
+    assert run["status"] == "done" and run["steps"] == 6000
     metrics = [json.loads(line) for line in (checkpoints.parent / "metrics.jsonl").read_text().splitlines()]
     steps = [row["step"] for row in metrics]
     assert steps == sorted(set(steps))  # resumed, not restarted: no step logged twice
 
 
-def test_report_reads_well_in_a_browser(spec_file, tmp_path):
+@pytest.mark.xdist_group("local_study")
+def test_report_reads_well_in_a_browser(local_study, tmp_path):
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(chromium).exists():
         pytest.skip("Debian's chromium is not installed (make test installs it where apt-get is usable)")
-    out = tmp_path / "study"
-    run_study(spec_file, out=out, executor="local", workers=2, progress=False)
+    _, report = local_study
     screenshot = tmp_path / "report.png"
     subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
                     f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,2000", "--virtual-time-budget=5000",
-                    f"--screenshot={screenshot}", (out / "report.html").resolve().as_uri()],
+                    f"--screenshot={screenshot}", report.resolve().as_uri()],
                    check=True, capture_output=True, timeout=120)
     from PIL import Image, ImageStat
 

@@ -49,6 +49,10 @@ class GenerativeModel(nn.Module):
     # Set by the trainer (a genlab.train.diagnostics.TrainingDiagnostics): on steps where
     # `diagnostics.due(step)`, train_step may add `diagnostics.gradient_norms(name, module)` to its values.
     diagnostics: Any = None
+    # True when drawing a couple of thousand samples takes well under a second, so the trainer may log
+    # sample-based diagnostics (mode coverage, label-histogram entropy) at every evaluation. Off by
+    # default: an autoregressive decoder would spend minutes on them.
+    cheap_sampling: ClassVar[bool] = False
 
     def attach_diagnostics(self, diagnostics: Any) -> None:
         """Receive the trainer's diagnostics recorder (None turns diagnostics off)."""

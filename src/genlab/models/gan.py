@@ -1,8 +1,30 @@
-"""The GAN family: DCGAN (Radford et al. 2016) with the non-saturating generator loss."""
+"""The GAN family's shared model and the cross-entropy GANs: gan, cgan, dcgan, cdcgan, acgan.
+
+`AdversarialModel` owns what every GAN does: build a generator and a discriminator (MLP or DCGAN
+conv, optionally class-conditioned), alternate their updates, keep an exponential moving average of
+the generator, and report diagnostics. A variant only picks its loss (gan_losses.py), its
+conditioning, its optimizer and, where it has one, a regulariser (gan_critics.py: wgan, wgan-gp,
+sngan).
+
+Critic steps. The trainer hands one batch per `train_step(batch, step)`; every call is one
+discriminator (critic) update on that batch, and the generator is updated on the calls where
+`step % critic_steps == 0` (right after that call's critic update). So with `critic_steps=5` a run of
+N trainer steps makes N critic updates on N distinct batches and N/5 generator updates, as in the
+WGAN papers' algorithms, and a resumed run repeats exactly the updates of an uninterrupted one.
+`loss_g` is only reported on the steps that update the generator (the trainer averages each value
+over the steps that report it).
+
+Data. Images are mapped to [-1, 1] for the tanh generator and back to [0, 1] by `sample`. Points
+(toy2d, whose grid spans +-4: outside tanh's range) get a linear generator output and are
+standardised with the first training batch's mean and one overall standard deviation (buffers
+`data_shift` and `data_scale`, saved with the weights), as the WGAN-GP authors' toy code divides the
+grid by its std; `sample` returns points in the data's own units.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -11,104 +33,387 @@ from torch import nn
 from genlab.data.batches import Batch
 from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel
-from genlab.models.nets import DCGANDiscriminator, DCGANGenerator, conv_plan, dcgan_init
+from genlab.models.gan_losses import AdversarialLoss, CrossEntropyLoss
+from genlab.models.gan_nets import (
+    append_labels,
+    apply_spectral_norm,
+    conv_discriminator,
+    conv_generator,
+    frozen_copy,
+    mlp_discriminator,
+    mlp_generator,
+    set_requires_grad,
+    update_moving_average,
+)
+from genlab.models.nets import conv_plan, dcgan_init
 from genlab.models.optim import adam
 from genlab.models.registry import register
 
 
 @dataclass
-class DCGANConfig:
-    """The DCGAN paper's defaults: nz=100, Adam(2e-4, beta1=0.5), batch 128."""
+class GANConfig:
+    """Options every GAN shares; each model's config subclass sets its paper's defaults."""
 
     latent_dim: int = 100
-    generator_features: int = 64
-    discriminator_features: int = 64
-    discriminator_batch_norm: bool = True
+    # "mlp": Goodfellow et al.'s fully connected players; "conv": DCGAN's conv stacks; "auto": conv for
+    # images, MLP for points.
+    architecture: Literal["auto", "mlp", "conv"] = "auto"
+    generator_hidden: tuple[int, ...] = (256, 512, 1024)  # MLP generator
+    discriminator_hidden: tuple[int, ...] = (1024, 512, 256)  # MLP discriminator
+    discriminator_dropout: float = 0.0  # MLP discriminator
+    generator_features: int = 64  # conv generator width at the last upsampling
+    discriminator_features: int = 64  # conv discriminator width at the first layer
+    generator_upsampling: Literal["transposed", "nearest"] = "transposed"  # conv generator
+    # Batch norm in the discriminator; None: the architecture's usual choice (conv: yes, MLP: no).
+    discriminator_batch_norm: bool | None = False
+    discriminator_spectral_norm: bool = False
     lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    batch_size: int = 128
+    batch_size: int = 64
+    critic_steps: int = 1  # discriminator updates per generator update
+    # Exponential moving average of the generator's weights, used for sampling; 0 turns it off.
+    ema_decay: float = 0.0
 
     def validate(self) -> None:
         if self.latent_dim < 1 or self.generator_features < 1 or self.discriminator_features < 1:
             raise GenlabError("latent_dim and feature widths must be positive")
+        if not self.generator_hidden or not self.discriminator_hidden or \
+                min(*self.generator_hidden, *self.discriminator_hidden) < 1:
+            raise GenlabError("generator_hidden and discriminator_hidden need at least one positive width")
+        if not 0 <= self.discriminator_dropout < 1:
+            raise GenlabError(f"discriminator_dropout must be in [0, 1), got {self.discriminator_dropout}")
+        if self.architecture == "conv" and self.discriminator_dropout > 0:
+            raise GenlabError("discriminator_dropout applies to the MLP discriminator; set it to 0 with architecture=conv")
+        if self.lr <= 0:
+            raise GenlabError(f"lr must be positive, got {self.lr}")
+        if self.batch_size < 1 or self.critic_steps < 1:
+            raise GenlabError("batch_size and critic_steps must be at least 1")
+        if not 0 <= self.ema_decay < 1:
+            raise GenlabError(f"ema_decay must be in [0, 1) (0 turns the average off), got {self.ema_decay}")
 
 
-def set_requires_grad(module: nn.Module, flag: bool) -> None:
-    for parameter in module.parameters():
-        parameter.requires_grad_(flag)
+@dataclass
+class AdamGANConfig(GANConfig):
+    """GANConfig with Adam's moment coefficients."""
+
+    beta1: float = 0.5
+    beta2: float = 0.999
+
+    def validate(self) -> None:
+        super().validate()
+        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
+            raise GenlabError(f"beta1 and beta2 must be in [0, 1), got {self.beta1}, {self.beta2}")
 
 
-@register("dcgan")
-class DCGAN(GenerativeModel):
-    """Transposed-conv generator, strided-conv discriminator; alternating D then G updates."""
+@dataclass
+class CrossEntropyGANConfig(AdamGANConfig):
+    """GANs whose discriminator is a real/fake classifier trained by cross-entropy."""
 
-    config_class = DCGANConfig
-    tiny_config = {"latent_dim": 8, "generator_features": 8, "discriminator_features": 8, "batch_size": 16}
+    generator_loss: Literal["non-saturating", "minimax"] = "non-saturating"
+    label_smoothing: float = 0.0  # one-sided: real targets become 1 - label_smoothing
 
-    def __init__(self, config: DCGANConfig, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
+    def validate(self) -> None:
+        super().validate()
+        if not 0 <= self.label_smoothing < 0.5:
+            raise GenlabError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing}")
+
+
+class AdversarialModel(GenerativeModel):
+    """A generator against a discriminator, updated in turn; samples come from G (or its moving average)."""
+
+    # What the labels do: feed the generator (conditional sampling), feed the discriminator's input,
+    # or become targets of a class head on the discriminator (AC-GAN).
+    conditions_generator: ClassVar[bool] = False
+    conditions_discriminator: ClassVar[bool] = False
+    classifies: ClassVar[bool] = False
+    supported_data = ("image", "points")
+    cheap_sampling = True  # one generator pass
+
+    def __init__(self, config: GANConfig, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__(config, data_shape, num_classes)
-        if len(data_shape) != 3 or data_shape[1] != data_shape[2]:
-            raise GenlabError(f"dcgan needs square images (C, S, S), got data of shape {data_shape}; use --set resize=...")
-        channels, size = data_shape[0], data_shape[1]
-        try:
-            conv_plan(size)
-        except ValueError as error:
-            raise GenlabError(f"dcgan: {error}; resize the data (e.g. resize=32)") from None
+        self.conditional = self.conditions_generator
+        uses_labels = self.conditions_generator or self.conditions_discriminator or self.classifies
+        if uses_labels and num_classes < 2:
+            raise GenlabError(f"{self.registry_name} uses class labels: train it on labelled data (2+ classes)")
         self.latent_dim = config.latent_dim
-        self.generator = DCGANGenerator(config.latent_dim, channels, size, config.generator_features)
-        self.discriminator = DCGANDiscriminator(channels, size, config.discriminator_features, config.discriminator_batch_norm)
-        self.apply(dcgan_init)
+        self.points = len(self.data_shape) == 1
+        self.architecture = self._resolve_architecture()
+        self.loss = self.make_loss()
+        self.generator, self.discriminator = self._build_networks()
+        self.generator_ema = frozen_copy(self.generator) if config.ema_decay > 0 else None
+        if self.points:
+            self.register_buffer("data_shift", torch.zeros(self.data_shape))
+            self.register_buffer("data_scale", torch.ones(()))
+
+    # --- construction -----------------------------------------------------------------------
+    def make_loss(self) -> AdversarialLoss:
+        raise NotImplementedError
+
+    def _resolve_architecture(self) -> str:
+        name, shape = self.registry_name, self.data_shape
+        architecture = self.config.architecture
+        if architecture == "auto":
+            architecture = "mlp" if self.points else "conv"
+        if architecture == "conv":
+            if len(shape) != 3 or shape[1] != shape[2]:
+                raise GenlabError(f"{name}'s conv networks need square images (C, S, S), got data of shape {shape}; "
+                                  "use architecture=mlp for points or resize the images")
+            try:
+                conv_plan(shape[1])
+            except ValueError as error:
+                raise GenlabError(f"{name}: {error}; resize the data (e.g. resize=32)") from None
+        return architecture
+
+    def _build_networks(self) -> tuple[nn.Module, nn.Module]:
+        config, shape = self.config, self.data_shape
+        generator_labels = self.num_classes if self.conditions_generator else 0
+        discriminator_labels = self.num_classes if self.conditions_discriminator else 0
+        outputs = 1 + (self.num_classes if self.classifies else 0)
+        batch_norm = config.discriminator_batch_norm
+        if batch_norm is None:
+            batch_norm = self.architecture == "conv"
+        if self.architecture == "mlp":
+            generator = mlp_generator(config.latent_dim + generator_labels, config.generator_hidden, shape, not self.points)
+            discriminator = mlp_discriminator(shape, discriminator_labels, config.discriminator_hidden, outputs,
+                                              batch_norm, config.discriminator_dropout)
+        else:
+            generator = conv_generator(config.latent_dim + generator_labels, shape, config.generator_features,
+                                       config.generator_upsampling)
+            discriminator = conv_discriminator(shape, discriminator_labels, config.discriminator_features, outputs, batch_norm)
+            generator.apply(dcgan_init)
+            discriminator.apply(dcgan_init)
+        if config.discriminator_spectral_norm:
+            apply_spectral_norm(discriminator)
+        return generator, discriminator
+
+    def make_optimizer(self, parameters: Any) -> torch.optim.Optimizer:
+        return adam(parameters, lr=self.config.lr, betas=(self.config.beta1, self.config.beta2))
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        betas = (self.config.beta1, self.config.beta2)
-        return {
-            "discriminator": adam(self.discriminator.parameters(), lr=self.config.lr, betas=betas),
-            "generator": adam(self.generator.parameters(), lr=self.config.lr, betas=betas),
-        }
+        return {"discriminator": self.make_optimizer(self.discriminator.parameters()),
+                "generator": self.make_optimizer(self.generator.parameters())}
 
+    # --- the players ------------------------------------------------------------------------
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None, network: nn.Module | None = None) -> torch.Tensor:
+        """Generated data in model space ([-1, 1] images or standardised points), (B, *data_shape)."""
+        inputs = append_labels(z, labels, self.num_classes) if self.conditions_generator else z
+        return (network or self.generator)(inputs)
+
+    def score(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """The discriminator's raw outputs: (B,) scores, or (B, 1 + classes) for a class head."""
+        if self.architecture == "mlp":
+            x = x.flatten(1)
+        if self.conditions_discriminator:
+            x = append_labels(x, labels, self.num_classes)
+        return self.discriminator(x)
+
+    def to_model_space(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.data_shift) / self.data_scale if self.points else x * 2 - 1
+
+    def from_model_space(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.data_scale + self.data_shift if self.points else (x + 1) / 2
+
+    # --- objectives (variants override these) -------------------------------------------------
+    def discriminator_objective(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None,
+                                real_out: torch.Tensor, fake_out: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """The discriminator's loss on one batch and what to log about it."""
+        loss = self.loss.discriminator_loss(real_out, fake_out)
+        return loss, {"loss_d": loss.item(), **self.loss.describe(real_out, fake_out)}
+
+    def generator_objective(self, fake_out: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, float]]:
+        loss = self.loss.generator_loss(fake_out)
+        return loss, {"loss_g": loss.item()}
+
+    def after_discriminator_update(self) -> None:
+        """Called after every discriminator step (WGAN clips the critic's weights here)."""
+
+    # --- the update rule ------------------------------------------------------------------------
     def train_step(self, batch: Batch, step: int) -> dict[str, float]:
-        real = batch.x * 2 - 1  # the generator's tanh range
+        if self.points and step == 0:
+            centred = batch.x.float() - batch.x.float().mean(0)
+            self.data_shift.copy_(batch.x.float().mean(0))
+            self.data_scale.copy_(centred.pow(2).mean().sqrt().clamp_min(1e-6))
+        real = self.to_model_space(batch.x)
+        labels = batch.y  # generated samples take the real batch's classes: the data's class balance
+        diagnose = self.diagnostics is not None and self.diagnostics.due(step)
+        generator_turn = step % self.config.critic_steps == 0
         z = torch.randn(real.shape[0], self.latent_dim, device=real.device)
-        fake = self.generator(z)
+        # The generator's graph is only kept when this step also updates the generator.
+        with torch.set_grad_enabled(generator_turn):
+            fake = self.generate(z, labels)
 
-        # Discriminator: real -> 1, fake -> 0 (BCE on logits is the paper's sigmoid + BCE, stably).
         set_requires_grad(self.discriminator, True)
         d_optimizer = self.optimizers["discriminator"]
         d_optimizer.zero_grad(set_to_none=True)
-        logits_real = self.discriminator(real)
-        logits_fake = self.discriminator(fake.detach())
-        loss_d = F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real)) + \
-            F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake))
+        real_out, fake_out = self.score(real, labels), self.score(fake.detach(), labels)
+        loss_d, values = self.discriminator_objective(real, fake, labels, real_out, fake_out)
         loss_d.backward()
+        if diagnose:
+            values.update(self.diagnostics.gradient_norms("discriminator", self.discriminator))
         d_optimizer.step()
+        self.after_discriminator_update()
 
-        # Generator: the non-saturating loss -log D(G(z)); D's weights are frozen to skip their grads.
-        set_requires_grad(self.discriminator, False)
-        g_optimizer = self.optimizers["generator"]
-        g_optimizer.zero_grad(set_to_none=True)
-        logits_generated = self.discriminator(fake)
-        loss_g = F.binary_cross_entropy_with_logits(logits_generated, torch.ones_like(logits_generated))
-        loss_g.backward()
-        g_optimizer.step()
-        set_requires_grad(self.discriminator, True)
+        if generator_turn:
+            # D's weights are frozen so the generator's backward pass skips their gradients.
+            set_requires_grad(self.discriminator, False)
+            g_optimizer = self.optimizers["generator"]
+            g_optimizer.zero_grad(set_to_none=True)
+            loss_g, generator_values = self.generator_objective(self.score(fake, labels), labels)
+            loss_g.backward()
+            if diagnose:
+                generator_values.update(self.diagnostics.gradient_norms("generator", self.generator))
+            g_optimizer.step()
+            set_requires_grad(self.discriminator, True)
+            values.update(generator_values)
+            if self.generator_ema is not None:
+                updates = step // self.config.critic_steps
+                # Warm-up: a short run's average is not dominated by the random initial weights.
+                decay = min(self.config.ema_decay, (1 + updates) / (10 + updates))
+                update_moving_average(self.generator_ema, self.generator, decay)
+        return values
 
-        return {
-            "loss_d": loss_d.item(),
-            "loss_g": loss_g.item(),
-            "d_real": torch.sigmoid(logits_real).mean().item(),
-            "d_fake": torch.sigmoid(logits_fake).mean().item(),
-        }
+    # --- generation -----------------------------------------------------------------------------
+    @property
+    def sampling_network(self) -> nn.Module:
+        """The moving average of the generator when there is one, else the generator."""
+        return self.generator_ema if self.generator_ema is not None else self.generator
 
     def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Generated images in [0, 1] for codes z of shape (B, latent_dim)."""
-        return (self.generator(z) + 1) / 2
+        """Generated data for codes z (B, latent_dim): images in [0, 1], or points."""
+        if self.conditional and labels is None:
+            raise GenlabError(f"{self.registry_name} is conditional: pass the class labels to decode")
+        labels = self.check_labels(z.shape[0], labels)
+        return self.from_model_space(self.generate(z, labels, self.sampling_network))
 
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-        self.check_labels(n, labels)
+        """`n` samples (images in [0, 1], or points); a conditional model draws classes uniformly when
+        `labels` is None, with the same `generator`."""
+        labels = self.check_labels(n, labels)
+        z = self.sample_latent(n, generator)
+        if self.conditional and labels is None:
+            device = generator.device if generator is not None else "cpu"
+            labels = torch.randint(0, self.num_classes, (n,), generator=generator, device=device).to(self.device)
         was_training = self.training
         self.eval()  # batch-norm running statistics: samples do not depend on the batch they share
-        images = self.decode(self.sample_latent(n, generator))
+        samples = self.decode(z, labels)
         self.train(was_training)
-        return images
+        return samples
+
+
+class CrossEntropyGAN(AdversarialModel):
+    """Cross-entropy GANs: the minimax or non-saturating generator loss, optional label smoothing."""
+
+    def make_loss(self) -> AdversarialLoss:
+        return CrossEntropyLoss(self.config.generator_loss, self.config.label_smoothing)
+
+
+# --- the registered cross-entropy GANs -----------------------------------------------------------
+@dataclass
+class GoodfellowGANConfig(CrossEntropyGANConfig):
+    """Goodfellow et al. 2014 with MLPs: z(100) -> 256 -> 512 -> 1024 -> data, D 1024 -> 512 -> 256 -> 1,
+    LeakyReLU(0.2) and dropout 0.3 in D, Adam(2e-4, beta1=0.5), batch 100, one D step per G step."""
+
+    architecture: Literal["auto", "mlp", "conv"] = "mlp"
+    discriminator_dropout: float = 0.3
+    batch_size: int = 100
+
+
+@register("gan")
+class GAN(CrossEntropyGAN):
+    """Goodfellow et al. 2014: MLP generator and discriminator; minimax or non-saturating generator loss."""
+
+    config_class = GoodfellowGANConfig
+    tiny_config = {"latent_dim": 8, "generator_hidden": [16], "discriminator_hidden": [16], "batch_size": 16}
+
+
+@dataclass
+class CGANConfig(GoodfellowGANConfig):
+    """Mirza & Osindero 2014 on the `gan` networks: the one-hot class joins z and the data."""
+
+
+@register("cgan")
+class CGAN(CrossEntropyGAN):
+    """Mirza & Osindero 2014: conditional MLP GAN, the one-hot label concatenated to G's and D's inputs."""
+
+    config_class = CGANConfig
+    tiny_config = GAN.tiny_config
+    conditions_generator = True
+    conditions_discriminator = True
+
+
+@dataclass
+class DCGANConfig(CrossEntropyGANConfig):
+    """The DCGAN paper's defaults: nz=100, Adam(2e-4, beta1=0.5), batch 128, BN in D after the first layer."""
+
+    architecture: Literal["auto", "mlp", "conv"] = "conv"
+    discriminator_batch_norm: bool | None = True
+    batch_size: int = 128
+
+
+DCGAN_TINY = {"latent_dim": 8, "generator_features": 8, "discriminator_features": 8, "batch_size": 16}
+
+
+@register("dcgan")
+class DCGAN(CrossEntropyGAN):
+    """Radford et al. 2016: transposed-conv (or nearest-upsampling) generator, strided-conv discriminator."""
+
+    config_class = DCGANConfig
+    tiny_config = DCGAN_TINY
+    supported_data = ("image",)
+
+
+@register("cdcgan")
+class CDCGAN(CrossEntropyGAN):
+    """Conditional DCGAN: one-hot class appended to z, and to D's input as constant planes."""
+
+    config_class = DCGANConfig
+    tiny_config = DCGAN_TINY
+    supported_data = ("image",)
+    conditions_generator = True
+    conditions_discriminator = True
+
+
+@dataclass
+class ACGANConfig(DCGANConfig):
+    """Odena et al. 2017 on DCGAN networks; `class_loss_weight` scales the class log-likelihood terms."""
+
+    class_loss_weight: float = 1.0
+
+    def validate(self) -> None:
+        super().validate()
+        if self.class_loss_weight < 0:
+            raise GenlabError(f"class_loss_weight must be non-negative, got {self.class_loss_weight}")
+
+
+@register("acgan")
+class ACGAN(CrossEntropyGAN):
+    """Odena et al. 2017: class-conditional G; D also predicts the class of real and generated images."""
+
+    config_class = ACGANConfig
+    tiny_config = DCGAN_TINY
+    supported_data = ("image",)
+    conditions_generator = True
+    classifies = True
+
+    def discriminator_objective(self, real, fake, labels, real_out, fake_out):
+        # Real/fake logit in column 0, class logits after it. D maximises the log-likelihood of the
+        # right source and of the right class, for real images and generated ones alike.
+        loss, values = super().discriminator_objective(real, fake, labels, real_out[:, 0], fake_out[:, 0])
+        class_real = F.cross_entropy(real_out[:, 1:], labels)
+        class_fake = F.cross_entropy(fake_out[:, 1:], labels)
+        loss = loss + self.config.class_loss_weight * (class_real + class_fake)
+        with torch.no_grad():
+            values.update(
+                loss_d=loss.item(), class_loss_real=class_real.item(), class_loss_fake=class_fake.item(),
+                class_accuracy_real=(real_out[:, 1:].argmax(1) == labels).float().mean().item(),
+                class_accuracy_fake=(fake_out[:, 1:].argmax(1) == labels).float().mean().item(),
+            )
+        return loss, values
+
+    def generator_objective(self, fake_out, labels):
+        # G fools the source head and makes its images recognisable as the class it was asked for.
+        loss, values = super().generator_objective(fake_out[:, 0], labels)
+        class_loss = F.cross_entropy(fake_out[:, 1:], labels)
+        loss = loss + self.config.class_loss_weight * class_loss
+        values["loss_g"] = loss.item()
+        return loss, values

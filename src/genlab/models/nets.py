@@ -45,22 +45,38 @@ def conv_plan(image_size: int) -> tuple[int, int]:
     return base, doublings
 
 
-class DCGANGenerator(nn.Module):
-    """Radford et al.: z -> transposed convs with BN+ReLU -> tanh image of (C, S, S)."""
+def upsample_conv(fan_in: int, fan_out: int, upsampling: str = "transposed") -> list[nn.Module]:
+    """Layers that double the side of a feature map.
 
-    def __init__(self, latent_dim: int, channels: int, image_size: int, features: int = 64) -> None:
+    "transposed": DCGAN's 4x4 stride-2 transposed conv. "nearest": nearest-neighbour upsampling then
+    a 3x3 conv (the resize-convolution of Odena et al. 2016), which avoids checkerboard artefacts
+    because every output pixel gets the same number of kernel taps.
+    """
+    if upsampling == "transposed":
+        return [nn.ConvTranspose2d(fan_in, fan_out, 4, 2, 1, bias=False)]
+    if upsampling == "nearest":
+        return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(fan_in, fan_out, 3, 1, 1, bias=False)]
+    raise ValueError(f"unknown upsampling {upsampling!r}")
+
+
+class DCGANGenerator(nn.Module):
+    """Radford et al.: z -> transposed convs (or resize-convs) with BN+ReLU -> tanh image of (C, S, S)."""
+
+    def __init__(self, latent_dim: int, channels: int, image_size: int, features: int = 64,
+                 upsampling: str = "transposed") -> None:
         super().__init__()
         base, doublings = conv_plan(image_size)
         width = features * 2 ** (doublings - 1)
         layers: list[nn.Module] = [
+            # On a 1x1 input this is a dense projection of z, the same in both upsampling variants.
             nn.ConvTranspose2d(latent_dim, width, base, 1, 0, bias=False),  # (B, width, base, base)
             nn.BatchNorm2d(width),
             nn.ReLU(True),
         ]
         for _ in range(doublings - 1):
-            layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width // 2), nn.ReLU(True)]
+            layers += [*upsample_conv(width, width // 2, upsampling), nn.BatchNorm2d(width // 2), nn.ReLU(True)]
             width //= 2
-        layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1, bias=False), nn.Tanh()]
+        layers += [*upsample_conv(width, channels, upsampling), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         self.latent_dim = latent_dim
 
@@ -69,9 +85,13 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """Radford et al.: strided convs with LeakyReLU(0.2), BN on all but the first; one logit out."""
+    """Radford et al.: strided convs with LeakyReLU(0.2), BN on all but the first; one logit out.
 
-    def __init__(self, channels: int, image_size: int, features: int = 64, batch_norm: bool = True) -> None:
+    `outputs` > 1 gives (B, outputs) instead of (B,), e.g. a real/fake logit plus class logits (AC-GAN).
+    """
+
+    def __init__(self, channels: int, image_size: int, features: int = 64, batch_norm: bool = True,
+                 outputs: int = 1) -> None:
         super().__init__()
         base, doublings = conv_plan(image_size)
         layers: list[nn.Module] = [nn.Conv2d(channels, features, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
@@ -82,11 +102,13 @@ class DCGANDiscriminator(nn.Module):
                 layers.append(nn.BatchNorm2d(width * 2))
             layers.append(nn.LeakyReLU(0.2, True))
             width *= 2
-        layers.append(nn.Conv2d(width, 1, base, 1, 0, bias=False))  # (B, 1, 1, 1)
+        layers.append(nn.Conv2d(width, outputs, base, 1, 0, bias=False))  # (B, outputs, 1, 1)
         self.net = nn.Sequential(*layers)
+        self.outputs = outputs
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).flatten(1).squeeze(1)  # (B,) logits
+        scores = self.net(x).flatten(1)  # (B, outputs)
+        return scores.squeeze(1) if self.outputs == 1 else scores
 
 
 def dcgan_init(module: nn.Module) -> None:

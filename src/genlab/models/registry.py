@@ -27,7 +27,8 @@ def register(name: str) -> Callable[[type], type]:
 
 def _import_builtin_models() -> None:
     # Importing a family's module runs its @register decorators; one line per family file.
-    from genlab.models import gan, vae  # noqa: F401
+    from genlab.models import conv_vae, cvae, gan, gan_critics, pixel_vae, vae, vq_vae  # noqa: F401
+    from genlab.models import baselines, hybrid  # noqa: F401
 
 
 def list_models() -> list[str]:

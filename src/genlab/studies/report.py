@@ -111,7 +111,8 @@ def headline_metrics(spec: StudySpec, results: list[dict[str, Any]]) -> list[str
     for result in results:
         available += [k for k, v in result.get("metrics", {}).items() if isinstance(v, float) and k not in available]
     derived = [k for k in available if "_over_training" in k or k.startswith("seconds_to_")]
-    return [k for k in available if k not in derived][:16] + derived + ["training_seconds"]
+    measured = [k for k in available if k not in derived and k != "training_seconds"][:16]
+    return measured + derived + ["training_seconds"]
 
 
 def over_training_plots(results: list[dict[str, Any]], metric_names: list[str]) -> list[dict[str, str]]:

@@ -41,7 +41,10 @@ from genlab.train.checkpoint import (
     save_checkpoint,
     save_tensors,
 )
+from genlab.train.diagnostics import TrainingDiagnostics, sample_monitor_for
 from genlab.train.run import CONFIG_FILE, MODEL_FILE, Run
+
+HISTOGRAM_FILE = "gradient_histograms.jsonl"
 
 
 @dataclass
@@ -60,7 +63,16 @@ class TrainConfig:
     sample_every: int = 500
     num_samples: int = 64
     checkpoint_every: int = 1000
+    # Also checkpoint (and write a sample grid) every N minutes of training: studies with a time budget
+    # use it to follow quality over training time.
+    checkpoint_minutes: float | None = None
     keep_checkpoints: int = 3  # 0 keeps all
+    # Costly per-step measurements the model may log (e.g. every layer's gradient norm) every N steps.
+    diagnostics_every: int = 50
+    gradient_histograms: bool = False  # also record per-layer gradient histograms (gradient_histograms.jsonl)
+    # A mode-collapse signal from samples at each evaluation, for models that sample cheaply: modes hit
+    # (toy2d) or the entropy of a small classifier's label histogram (labelled images).
+    sample_diagnostics: bool = True
     deterministic: bool = False
     threads: int | None = None  # torch CPU threads; None = all cores
     progress: bool = True
@@ -70,12 +82,13 @@ class TrainConfig:
             value = getattr(self, key)
             if value is not None and value <= 0:
                 raise GenlabError(f"train option '{key}' must be positive, got {value}")
-        for key in ("log_every", "eval_every", "sample_every", "checkpoint_every"):
+        for key in ("log_every", "eval_every", "sample_every", "checkpoint_every", "diagnostics_every"):
             if getattr(self, key) < 0:
                 raise GenlabError(f"train option '{key}' must be >= 0 (0 turns it off)")
 
 
 DEFAULT_STEPS = 1000
+FITTED_STEP = 1  # the step number of a fitted model's single `fit` over the training split
 
 
 def resolve_device(name: str) -> torch.device:
@@ -165,6 +178,10 @@ class Trainer:
         evaluation_x = dataset.test_x[: config.eval_items]
         self.eval_x = to_float(evaluation_x.to(self.device))
         self.eval_y = dataset.test_y[: config.eval_items].to(self.device)
+        self.diagnostics = TrainingDiagnostics(config.diagnostics_every, config.gradient_histograms)
+        # Built at the first evaluation (it may fit a classifier); stays None when the data allows none.
+        self._sample_monitor: Any = None
+        self._sample_monitor_built = False
 
     def _total_steps(self) -> int:
         config = self.config
@@ -202,6 +219,18 @@ class Trainer:
         torch.set_rng_state(rng_state)
         return {f"val/{k}": v / count for k, v in totals.items()} if count else {}
 
+    def _sample_diagnostics(self) -> dict[str, float]:
+        """Mode coverage or label-histogram entropy of samples drawn from a fixed seed."""
+        if not (self.config.sample_diagnostics and self.model.cheap_sampling):
+            return {}
+        rng_state = torch.get_rng_state()
+        if not self._sample_monitor_built:
+            self._sample_monitor = sample_monitor_for(self.dataset, seed=self.config.seed + 777)
+            self._sample_monitor_built = True
+        values = self._sample_monitor.measure(self.model) if self._sample_monitor is not None else {}
+        torch.set_rng_state(rng_state)
+        return values
+
     def _trainer_state(self, step: int, elapsed: float) -> dict[str, Any]:
         return {
             "epoch": step / self.batcher.steps_per_epoch,
@@ -212,6 +241,13 @@ class Trainer:
         }
 
     def _checkpoint(self, step: int, elapsed: float) -> None:
+        bad = [name for name, tensor in self.model.state_dict().items()
+               if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+        if bad:
+            # Losses can be finite while the update that followed them was not; never save such weights.
+            kept = list_checkpoints(self.run_dir)
+            raise GenlabError(f"training diverged by step {step}: the weights {bad[0]} became NaN/inf; the last good "
+                              f"checkpoint (step {kept[-1] if kept else 'none'}) is kept — lower the learning rate")
         save_checkpoint(self.run_dir, step, self.model, self.model.optimizers, self._trainer_state(step, elapsed))
         prune_checkpoints(self.run_dir, self.config.keep_checkpoints)
 
@@ -229,10 +265,10 @@ class Trainer:
 
     def _truncate_metrics(self, step: int) -> None:
         """Drop log rows written after the checkpoint we resume from: they will be logged again."""
-        path = self.run_dir / "metrics.jsonl"
-        if path.is_file():
-            kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
-            path.write_text("".join(line + "\n" for line in kept))
+        for path in (self.run_dir / "metrics.jsonl", self.run_dir / HISTOGRAM_FILE):
+            if path.is_file():
+                kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+                path.write_text("".join(line + "\n" for line in kept))
 
     # --- the loop ----------------------------------------------------------------------
     def fit(self, resume: bool = False) -> Run:
@@ -243,19 +279,29 @@ class Trainer:
         self.model.to(self.device)
         self.model.train()
         self.model.setup_optimizers()
+        self.model.attach_diagnostics(self.diagnostics)
         start_step, elapsed_before = self._resume() if resume else (0, 0.0)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         write_yaml(self.run_dir / CONFIG_FILE, self.run_config)
         if start_step == 0:
             (self.run_dir / "metrics.jsonl").write_text("")
+            (self.run_dir / HISTOGRAM_FILE).unlink(missing_ok=True)
             self._write_samples(0)
+        if getattr(self.model, "fitted", False):
+            # Fitted models (classic baselines) estimate their parameters from the whole training split
+            # in one `fit` call instead of the step loop; the run records it as step FITTED_STEP.
+            return self._fit_once(start_step, elapsed_before)
 
         budget_seconds = config.minutes * 60 if config.minutes is not None else math.inf
         started = time.perf_counter()
+        # Each value is averaged over the steps that reported it (a GAN reports its generator loss only
+        # on generator steps, gradient norms only on diagnostic steps).
         sums: dict[str, float] = {}
+        counts: dict[str, int] = {}
         interval_steps, interval_seconds = 0, 0.0
         step = start_step
         last_good_checkpoint = start_step
+        last_timed_checkpoint = elapsed_before
         bar = tqdm(total=self.total_steps if self.total_steps < 10**12 else None, initial=start_step,
                    disable=not config.progress, desc=f"{self.model.registry_name}", unit="step", dynamic_ncols=True,
                    # In a log file (no terminal) a line every 30 s, not a carriage return per step.
@@ -272,32 +318,44 @@ class Trainer:
                     bad = [k for k, v in values.items() if not math.isfinite(v)]
                     if bad:
                         raise GenlabError(
-                            f"training diverged at step {step + 1}: {', '.join(bad)} became NaN/inf; "
+                            f"training diverged at step {step + 1}: {', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''} became NaN/inf; "
                             f"the last good checkpoint (step {last_good_checkpoint}) is kept — lower the learning rate"
                         )
                     step += 1
                     interval_steps += 1
                     for key, value in values.items():
                         sums[key] = sums.get(key, 0.0) + value
+                        counts[key] = counts.get(key, 0) + 1
+                    histograms = self.diagnostics.take_histograms()
+                    if histograms:
+                        with (self.run_dir / HISTOGRAM_FILE).open("a") as histogram_file:
+                            histogram_file.write(json.dumps({"step": step, "layers": histograms}) + "\n")
                     elapsed = elapsed_before + time.perf_counter() - started
                     row: dict[str, Any] = {}
                     if config.log_every and step % config.log_every == 0:
-                        row.update({k: v / interval_steps for k, v in sums.items()})
+                        row.update({k: v / counts[k] for k, v in sums.items()})
                         # Training throughput: the update steps alone, not evaluation or checkpoints.
                         row["images_per_second"] = interval_steps * self.batch_size / max(interval_seconds, 1e-9)
-                        sums, interval_steps, interval_seconds = {}, 0, 0.0
-                        bar.set_postfix({k: f"{v:.3g}" for k, v in values.items()}, refresh=False)
+                        sums, counts, interval_steps, interval_seconds = {}, {}, 0, 0.0
+                        # Grouped values (per-layer gradient norms, "group/name") stay out of the bar.
+                        bar.set_postfix({k: f"{v:.3g}" for k, v in values.items() if "/" not in k}, refresh=False)
                     if config.eval_every and step % config.eval_every == 0:
                         row.update(self._evaluate())
+                        row.update(self._sample_diagnostics())
                     if row:
                         log_file.write(json.dumps({"step": step, "epoch": step / self.batcher.steps_per_epoch,
                                                    "time": elapsed, **row}) + "\n")
                         log_file.flush()
                     if config.sample_every and step % config.sample_every == 0:
                         self._write_samples(step)
-                    if config.checkpoint_every and step % config.checkpoint_every == 0:
+                    timed_checkpoint = (config.checkpoint_minutes is not None
+                                        and elapsed - last_timed_checkpoint >= config.checkpoint_minutes * 60)
+                    if timed_checkpoint and not (config.sample_every and step % config.sample_every == 0):
+                        self._write_samples(step)
+                    if (config.checkpoint_every and step % config.checkpoint_every == 0) or timed_checkpoint:
                         self._checkpoint(step, elapsed)
                         last_good_checkpoint = step
+                        last_timed_checkpoint = elapsed
                     bar.update(1)
                 stopped_by = stop.requested
         finally:
@@ -306,6 +364,21 @@ class Trainer:
         run = self._finish(step, elapsed_before + time.perf_counter() - started)
         run.summary["stopped_by"] = stopped_by
         return run
+
+    def _fit_once(self, start_step: int, elapsed_before: float) -> Run:
+        """Fit the model on the training split (unless resuming a fitted run), log it, and finish the run."""
+        if start_step >= FITTED_STEP:
+            return self._finish(start_step, elapsed_before)
+        started = time.perf_counter()
+        values = self.model.fit(self.dataset.train_x.to(self.device), self.dataset.train_y.to(self.device))
+        elapsed = time.perf_counter() - started
+        row = {"step": FITTED_STEP, "epoch": 1.0, "time": elapsed, **values}
+        if self.config.eval_every:
+            row.update(self._evaluate())
+            row.update(self._sample_diagnostics())
+        with (self.run_dir / "metrics.jsonl").open("a") as log_file:
+            log_file.write(json.dumps(row) + "\n")
+        return self._finish(FITTED_STEP, elapsed)
 
     def _finish(self, step: int, elapsed: float) -> Run:
         """Final checkpoint, model.safetensors, last sample grid, the GIF and the loss curves."""
@@ -318,12 +391,14 @@ class Trainer:
         if not (self.run_dir / "samples" / f"step-{step:06d}.png").exists():
             self._write_samples(step)
         save_gif(self.run_dir / "samples" / "progress.gif", sorted((self.run_dir / "samples").glob("step-*.png")))
-        from genlab.report.plots import plot_metrics
+        from genlab.report.plots import plot_gradient_histograms, plot_metrics
 
         try:
             plot_metrics(self.run_dir)
         except GenlabError:
             pass  # nothing logged yet (a budget shorter than one logging interval)
+        if (self.run_dir / HISTOGRAM_FILE).is_file():
+            plot_gradient_histograms(self.run_dir)
         self.model.eval()
         return Run(path=self.run_dir, config=self.run_config, model=self.model, step=step)
 

@@ -1,0 +1,100 @@
+"""The GAN family's networks: MLP or DCGAN conv players, class conditioning, spectral norm, EMA.
+
+Everything here is a plain `nn.Module` or a function on one; the models in gan.py and
+gan_critics.py choose and combine them.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genlab.models.nets import DCGANDiscriminator, DCGANGenerator, mlp
+
+
+class MLPNetwork(nn.Module):
+    """An MLP on flattened inputs whose output is reshaped to `output_shape` ((): one score per item)."""
+
+    def __init__(self, sizes: list[int], output_shape: tuple[int, ...], activation: type[nn.Module] | functools.partial,
+                 batch_norm: bool = False, dropout: float = 0.0, final_activation: nn.Module | None = None) -> None:
+        super().__init__()
+        self.net = mlp(sizes, activation=activation, batch_norm=batch_norm, dropout=dropout,
+                       final_activation=final_activation)
+        self.output_shape = tuple(output_shape)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.net(inputs.flatten(1)).view(inputs.shape[0], *self.output_shape)
+
+
+def mlp_generator(latent_inputs: int, hidden: tuple[int, ...], data_shape: tuple[int, ...], images: bool) -> MLPNetwork:
+    """Goodfellow et al.'s generator: ReLU hidden layers; tanh pixels for images, a linear output for points
+    (toy2d's modes lie at up to +-4, outside tanh's range)."""
+    return MLPNetwork([latent_inputs, *hidden, math.prod(data_shape)], data_shape, nn.ReLU,
+                      final_activation=nn.Tanh() if images else None)
+
+
+def mlp_discriminator(data_shape: tuple[int, ...], label_inputs: int, hidden: tuple[int, ...], outputs: int,
+                      batch_norm: bool, dropout: float) -> MLPNetwork:
+    """Goodfellow et al.'s discriminator: LeakyReLU(0.2) hidden layers with dropout; raw scores out."""
+    return MLPNetwork([math.prod(data_shape) + label_inputs, *hidden, outputs], () if outputs == 1 else (outputs,),
+                      functools.partial(nn.LeakyReLU, 0.2), batch_norm=batch_norm, dropout=dropout)
+
+
+def conv_generator(latent_inputs: int, data_shape: tuple[int, ...], features: int, upsampling: str) -> DCGANGenerator:
+    return DCGANGenerator(latent_inputs, data_shape[0], data_shape[1], features, upsampling=upsampling)
+
+
+def conv_discriminator(data_shape: tuple[int, ...], label_inputs: int, features: int, outputs: int,
+                       batch_norm: bool) -> DCGANDiscriminator:
+    """DCGAN's discriminator; a conditional one takes `label_inputs` extra constant one-hot planes."""
+    return DCGANDiscriminator(data_shape[0] + label_inputs, data_shape[1], features, batch_norm, outputs=outputs)
+
+
+def append_labels(inputs: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Mirza & Osindero's conditioning: the one-hot class joins the input.
+
+    Vectors (B, D) get K more entries; images (B, C, H, W) get K constant planes, one per class.
+    """
+    one_hot = F.one_hot(labels, num_classes).to(inputs.dtype)  # (B, K)
+    if inputs.dim() == 2:
+        return torch.cat([inputs, one_hot], dim=1)
+    planes = one_hot[:, :, None, None].expand(-1, -1, inputs.shape[2], inputs.shape[3])
+    return torch.cat([inputs, planes], dim=1)
+
+
+def apply_spectral_norm(module: nn.Module) -> nn.Module:
+    """Miyato et al. 2018: divide every conv/linear weight by its largest singular value (one power
+    iteration per forward pass in training), making each layer 1-Lipschitz."""
+    for child_name, child in list(module.named_children()):
+        if isinstance(child, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            setattr(module, child_name, nn.utils.parametrizations.spectral_norm(child))
+        else:
+            apply_spectral_norm(child)
+    return module
+
+
+def frozen_copy(module: nn.Module) -> nn.Module:
+    """A copy that no optimizer trains (for the exponential moving average of the generator)."""
+    copied = copy.deepcopy(module)
+    for parameter in copied.parameters():
+        parameter.requires_grad_(False)
+    return copied
+
+
+@torch.no_grad()
+def update_moving_average(average: nn.Module, current: nn.Module, decay: float) -> None:
+    """average <- decay * average + (1 - decay) * current for weights; buffers (BN statistics) are copied."""
+    for averaged, value in zip(average.parameters(), current.parameters()):
+        averaged.lerp_(value.detach(), 1.0 - decay)
+    for averaged, value in zip(average.buffers(), current.buffers()):
+        averaged.copy_(value)
+
+
+def set_requires_grad(module: nn.Module, flag: bool) -> None:
+    for parameter in module.parameters():
+        parameter.requires_grad_(flag)

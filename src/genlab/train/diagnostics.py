@@ -1,0 +1,222 @@
+"""Training diagnostics: the measurements that show why a run fails, cheap enough to log while it trains.
+
+- `TrainingDiagnostics` is handed to the model by the trainer (`model.attach_diagnostics`). On the
+  steps where `due(step)` holds, a model calls `gradient_norms(network_name, module)` after its
+  backward pass: the gradient norm of every layer (vanishing generator gradients, an exploding
+  critic) and, when asked, a histogram of log10 |gradient| per layer, which the trainer appends to
+  `gradient_histograms.jsonl`. Other steps cost nothing.
+- Sample monitors read nothing but `model.sample`, so they work for every family: on data with
+  known modes (toy2d) `ModeCoverage` counts the modes covered by 2,000 samples and the share of
+  high-quality samples; on labelled images `LabelEntropy` classifies 1,000 samples with a small
+  classifier fitted once on the training split and logs the entropy of the label histogram (a
+  collapsed generator draws few classes, so the entropy falls below log(classes)).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genlab.data.batches import to_float
+from genlab.data.registry import Dataset
+
+# Fixed bins of log10 |gradient| so histograms of different steps and layers share one axis.
+HISTOGRAM_RANGE = (-10.0, 2.0)
+HISTOGRAM_BINS = 48
+
+
+def layer_name(parameter_name: str) -> str:
+    """The layer a parameter belongs to: 'net.3.weight' -> 'net.3'; spectral norm's
+    'net.0.parametrizations.weight.original' -> 'net.0'."""
+    if ".parametrizations." in parameter_name:
+        return parameter_name.split(".parametrizations.")[0]
+    return parameter_name.rsplit(".", 1)[0] if "." in parameter_name else parameter_name
+
+
+def log_gradient_histogram(gradients: list[torch.Tensor]) -> list[float]:
+    """Share of a layer's gradient entries in each log10 |g| bin (values outside the range go to the end bins)."""
+    low, high = HISTOGRAM_RANGE
+    magnitudes = torch.cat([g.detach().flatten().abs().float() for g in gradients])
+    logs = magnitudes.clamp_min(10.0**low).log10().clamp(low, high)
+    counts = torch.histc(logs, bins=HISTOGRAM_BINS, min=low, max=high)
+    return [round(v, 5) for v in (counts / max(magnitudes.numel(), 1)).tolist()]
+
+
+class TrainingDiagnostics:
+    """What a model may measure about its own updates every `every` steps (0: never)."""
+
+    def __init__(self, every: int = 50, histograms: bool = False) -> None:
+        self.every = every
+        self.histograms = histograms
+        self._pending: dict[str, list[float]] = {}
+
+    def due(self, step: int) -> bool:
+        return bool(self.every) and step % self.every == 0
+
+    def gradient_norms(self, network: str, module: nn.Module) -> dict[str, float]:
+        """L2 norm of the current gradient of every layer of `module`, and of the whole network.
+
+        Keys are `grad_norm/<network>/<layer>` and `grad_norm/<network>/total`.
+        """
+        layers: dict[str, list[torch.Tensor]] = {}
+        for name, parameter in module.named_parameters():
+            if parameter.grad is not None:
+                layers.setdefault(layer_name(name), []).append(parameter.grad)
+        if not layers:
+            return {}
+        # One stacked tensor and one transfer, not a device sync per layer.
+        norms = torch.stack([torch.linalg.vector_norm(torch.stack([g.detach().float().norm() for g in grads]))
+                             for grads in layers.values()])
+        values = dict(zip((f"grad_norm/{network}/{name}" for name in layers), norms.tolist()))
+        values[f"grad_norm/{network}/total"] = torch.linalg.vector_norm(norms).item()
+        if self.histograms:
+            for name, grads in layers.items():
+                self._pending[f"{network}/{name}"] = log_gradient_histogram(grads)
+        return values
+
+    def take_histograms(self) -> dict[str, list[float]]:
+        """The histograms recorded since the last call (empty when none), by `<network>/<layer>`."""
+        pending, self._pending = self._pending, {}
+        return pending
+
+
+# --- mode-collapse signals from samples ----------------------------------------------------------
+class SampleMonitor(Protocol):
+    def measure(self, model: Any) -> dict[str, float]: ...
+
+
+def draw_samples(model: Any, count: int, seed: int, chunk: int = 500) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """`count` samples drawn in chunks from a fixed seed (conditional models: classes in turn)."""
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.arange(count) % model.num_classes if model.conditional else None
+    parts = []
+    for start in range(0, count, chunk):
+        part_labels = labels[start : start + chunk] if labels is not None else None
+        parts.append(model.sample(min(chunk, count - start), labels=part_labels, generator=generator).detach().cpu())
+    return torch.cat(parts), labels
+
+
+def mode_statistics(points: torch.Tensor, modes: torch.Tensor, std: float, sigmas: float = 3.0,
+                    min_share: float = 20 / 2500) -> dict[str, float]:
+    """Mode coverage of 2-D samples (the measure of Srivastava et al. 2017 and Lin et al. 2018).
+
+    A sample is high quality when it lies within `sigmas` standard deviations of its nearest mode; a
+    mode is covered when at least `min_share` of all samples are high-quality samples of it (PacGAN's
+    20 of 2,500, so 16 of 2,000), so that a few stray points smeared between modes do not count. The
+    same rule as the evaluation metric `modes` (genlab.metrics), computed here without its machinery.
+    """
+    points = points.detach().float().cpu().flatten(1)
+    distances = torch.cdist(points, modes.float().cpu())  # (N, modes)
+    nearest_distance, nearest = distances.min(dim=1)
+    finite = torch.isfinite(nearest_distance)
+    good = finite & (nearest_distance <= sigmas * std)
+    hits = torch.bincount(nearest[good], minlength=modes.shape[0])
+    threshold = max(1, math.ceil(min_share * points.shape[0]))
+    return {"modes_covered": float((hits >= threshold).sum().item()),
+            "high_quality_fraction": float(good.float().mean().item())}
+
+
+class ModeCoverage:
+    """toy2d: modes covered by, and the share of high-quality among, `count` samples."""
+
+    def __init__(self, modes: torch.Tensor, std: float, count: int = 2000, seed: int = 0) -> None:
+        self.modes, self.std, self.count, self.seed = modes, std, count, seed
+
+    def measure(self, model: Any) -> dict[str, float]:
+        points, _ = draw_samples(model, self.count, self.seed)
+        return mode_statistics(points, self.modes, self.std)
+
+
+class LabelClassifier:
+    """Multinomial logistic regression on average-pooled, standardised pixels.
+
+    Cheap by design (about a second to fit on 10,000 images; ~90 % test accuracy on MNIST digits,
+    ~80 % on Fashion-MNIST): it only needs to tell classes apart well enough for a label histogram.
+    The evaluation metrics' domain classifier is the stronger judge for final numbers.
+    """
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor, pool: int) -> None:
+        self.weight, self.bias, self.mean, self.scale, self.pool = weight, bias, mean, scale, pool
+
+    @staticmethod
+    def pooling_for(side: int) -> int:
+        return max(1, math.ceil(side / 16))  # at most ~16x16 per channel: 28 -> 14, 32 -> 16, 64 -> 16
+
+    @staticmethod
+    def _pooled(images: torch.Tensor, pool: int) -> torch.Tensor:
+        images = to_float(images)
+        if pool > 1:
+            images = F.avg_pool2d(images, pool, ceil_mode=True)
+        return images.flatten(1)
+
+    @classmethod
+    def fit(cls, images: torch.Tensor, labels: torch.Tensor, num_classes: int, max_items: int = 10000,
+            l2: float = 1e-3, iterations: int = 100) -> "LabelClassifier":
+        """Fit on (up to `max_items` of) uint8 or [0, 1] images (N, C, H, W) with full-batch L-BFGS."""
+        images, labels = images[:max_items].cpu(), labels[:max_items].cpu()
+        pool = cls.pooling_for(images.shape[-1])
+        features = cls._pooled(images, pool)
+        mean, scale = features.mean(0), features.std(0).clamp_min(1e-3)
+        features = (features - mean) / scale
+        weight = torch.zeros(features.shape[1], num_classes, requires_grad=True)
+        bias = torch.zeros(num_classes, requires_grad=True)
+        optimizer = torch.optim.LBFGS([weight, bias], max_iter=iterations, line_search_fn="strong_wolfe")
+
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad()
+            loss = F.cross_entropy(features @ weight + bias, labels) + l2 * weight.pow(2).sum()
+            loss.backward()
+            return loss
+
+        with torch.enable_grad():
+            optimizer.step(closure)
+        return cls(weight.detach(), bias.detach(), mean, scale, pool)
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor) -> torch.Tensor:
+        """Class indices for images (uint8 or floats in [0, 1]), (N,)."""
+        features = (self._pooled(images.cpu(), self.pool) - self.mean) / self.scale
+        return (features @ self.weight + self.bias).argmax(1)
+
+    def accuracy(self, images: torch.Tensor, labels: torch.Tensor) -> float:
+        return (self.predict(images) == labels.cpu()).float().mean().item()
+
+
+def label_entropy(predicted: torch.Tensor, num_classes: int) -> float:
+    """Entropy (nats) of the histogram of predicted labels: log(classes) when all are equally drawn."""
+    shares = torch.bincount(predicted, minlength=num_classes).float() / max(predicted.numel(), 1)
+    shares = shares[shares > 0]
+    return float(-(shares * shares.log()).sum().item())
+
+
+class LabelEntropy:
+    """Labelled images: the entropy of the classifier's label histogram of `count` samples.
+
+    For conditional models (asked for every class in turn) it also logs how often the classifier
+    agrees with the requested class (`sample_label_accuracy`).
+    """
+
+    def __init__(self, classifier: LabelClassifier, num_classes: int, count: int = 1000, seed: int = 0) -> None:
+        self.classifier, self.num_classes, self.count, self.seed = classifier, num_classes, count, seed
+
+    def measure(self, model: Any) -> dict[str, float]:
+        images, labels = draw_samples(model, self.count, self.seed)
+        predicted = self.classifier.predict(images)
+        values = {"sample_label_entropy": label_entropy(predicted, self.num_classes)}
+        if labels is not None:
+            values["sample_label_accuracy"] = (predicted == labels).float().mean().item()
+        return values
+
+
+def sample_monitor_for(dataset: Dataset, seed: int = 0) -> SampleMonitor | None:
+    """The mode-collapse signal this dataset allows, or None (unlabelled images)."""
+    if "modes" in dataset.info and "std" in dataset.info:
+        return ModeCoverage(dataset.info["modes"], float(dataset.info["std"]), seed=seed)
+    if dataset.kind == "image" and dataset.num_classes >= 2:
+        classifier = LabelClassifier.fit(dataset.train_x, dataset.train_y, dataset.num_classes)
+        return LabelEntropy(classifier, dataset.num_classes, seed=seed)
+    return None
