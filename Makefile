@@ -17,7 +17,7 @@ demo: setup
 	$(BIN)/genlab study run vae-vs-gan --budget quick --out demo-study
 
 test: setup browser
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -q
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -q --durations=15
 
 setup: $(VENV)/.installed data
 
