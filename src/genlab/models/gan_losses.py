@@ -7,22 +7,28 @@ diagnostics its scores mean (probabilities D(x), or a Wasserstein estimate).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
 
-class AdversarialLoss:
-    """The discriminator's and the generator's objectives over real and generated scores."""
+class AdversarialLoss(ABC):
+    """The discriminator's and the generator's objectives over real and generated scores.
+
+    An abstract base: each concrete loss below (cross-entropy, Wasserstein, hinge) defines both.
+    """
 
     name = ""
 
+    @abstractmethod
     def discriminator_loss(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """The discriminator's (critic's) loss, averaged over the batch."""
 
+    @abstractmethod
     def generator_loss(self, fake_scores: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """The generator's loss on the scores of its samples, averaged over the batch."""
 
     @torch.no_grad()
     def describe(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> dict[str, float]:
