@@ -26,7 +26,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -46,6 +45,7 @@ from genlab.metrics.fid import fid_from_features, frechet_distance, kernel_incep
 from genlab.metrics.likelihood import gaussian_log_density_mean, parzen_log_likelihood
 from genlab.metrics.modes import stacked_modes, toy2d_modes
 from genlab.metrics.prdc import prdc
+from machine import machine_info  # benchmarks/machine.py, beside this script
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "metric_sanity.json"
 ACCURACY_TARGETS = {"mnist-5k": 0.98, "fashion-mnist": 0.90}
@@ -225,18 +225,6 @@ def general_checks(console: Console) -> dict[str, Any]:
     kid = kernel_inception_distance(features[:2000], features[2000:], subsets=100, subset_size=500)
     results["kid_two_halves_mnist5k"] = {**kid, "passed": abs(kid["kid_mean"]) < kid["kid_std"]}
     return results
-
-
-def machine_info() -> dict[str, Any]:
-    model_name = ""
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            model_name = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "")
-    except OSError:
-        pass
-    return {"cpu_model": model_name, "usable_cpus": len(os.sched_getaffinity(0)), "torch_threads": torch.get_num_threads(),
-            "torch_version": torch.__version__, "genlab_version": genlab.__version__, "numpy_version": np.__version__,
-            "python_version": platform.python_version(), "platform": platform.platform()}
 
 
 def mark(passed: bool | None) -> str:

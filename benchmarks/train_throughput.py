@@ -31,7 +31,6 @@ import copy
 import json
 import math
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -52,6 +51,7 @@ from torch.utils.data import DataLoader
 
 import genlab
 from genlab.data import Batcher, to_float
+from machine import machine_info  # benchmarks/machine.py, beside this script
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "train_throughput.json"
 MODELS = ("vae", "dcgan")
@@ -442,27 +442,6 @@ def compare(name: str, columns: dict[str, Column]) -> dict[str, Any]:
 
 
 # --- the report -------------------------------------------------------------------------------
-def machine_info(threads: int) -> dict[str, Any]:
-    """The machine and versions a result belongs to."""
-    model_name = ""
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            model_name = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "")
-    except OSError:
-        pass
-    return {
-        "cpu_count": os.cpu_count(),
-        "usable_cpus": len(os.sched_getaffinity(0)),
-        "cpu_model": model_name,
-        "torch_threads": threads,
-        "torch_version": torch.__version__,
-        "genlab_version": genlab.__version__,
-        "numpy_version": np.__version__,
-        "python_version": platform.python_version(),
-        "platform": platform.platform(),
-    }
-
-
 def format_rate(summary: dict[str, float] | None) -> str:
     """'median' over '(min-max)' for a table cell."""
     if summary is None:

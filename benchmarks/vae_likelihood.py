@@ -40,7 +40,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -55,6 +54,7 @@ import genlab
 from genlab.data.batches import Batcher, to_float
 from genlab.errors import GenlabError
 from genlab.likelihood import binarize
+from machine import machine_info  # benchmarks/machine.py, beside this script
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "vae_likelihood.json"
 BURDA_NET = {"hidden_dims": [200, 200], "activation": "tanh", "latent_dim": 50}
@@ -76,19 +76,6 @@ EIGHT_BIT_BASELINES: dict[str, tuple[str, dict[str, Any]]] = {
     "gmm": ("gmm", {}),
 }
 DATASETS = {"mnist-5k": {}, "fashion-mnist": {"test_subset": 1000}}
-
-
-def machine_info(threads: int) -> dict[str, Any]:
-    """The machine and versions a result belongs to."""
-    model_name = ""
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            model_name = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "")
-    except OSError:
-        pass
-    return {"cpu_count": os.cpu_count(), "usable_cpus": len(os.sched_getaffinity(0)), "cpu_model": model_name,
-            "torch_threads": threads, "torch_version": torch.__version__, "genlab_version": genlab.__version__,
-            "numpy_version": np.__version__, "python_version": platform.python_version(), "platform": platform.platform()}
 
 
 def train_for(model: Any, dataset: Any, cpu_seconds: float | None, seed: int, epochs: float | None = None) -> dict[str, float]:
