@@ -114,6 +114,11 @@ def train_command(
     diagnostics_every: int = typer.Option(50, help="per-layer gradient norms (and histograms) every N steps (0: off)"),
     gradient_histograms: bool = typer.Option(False, "--gradient-histograms",
                                              help="record per-layer gradient histograms (see `genlab plot --gradients`)"),
+    precision: Optional[str] = typer.Option(None, help="fp32 (default) | bf16: autocast the step to bfloat16 (CPUs with "
+                                                        "AVX-512 BF16/AMX, GPUs)"),
+    channels_last: Optional[bool] = typer.Option(None, "--channels-last/--no-channels-last",
+                                                 help="NHWC layout for conv nets (default off)"),
+    threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: all cores)"),
     resume: bool = typer.Option(False, "--resume", help="continue the run in --out from its last checkpoint"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
@@ -136,7 +141,8 @@ def train_command(
             model_config.update(loaded)
     model_config.update(parse_overrides(overrides))
     train_values.update(
-        {k: v for k, v in dict(steps=steps, epochs=epochs, minutes=minutes, batch_size=batch_size).items() if v is not None}
+        {k: v for k, v in dict(steps=steps, epochs=epochs, minutes=minutes, batch_size=batch_size, precision=precision,
+                               channels_last=channels_last, threads=threads).items() if v is not None}
     )
     train_values.update(seed=seed, device=device, sample_every=sample_every, checkpoint_every=checkpoint_every,
                         log_every=log_every, eval_every=eval_every, diagnostics_every=diagnostics_every,

@@ -46,6 +46,7 @@ class Batcher:
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,
+        memory_format: torch.memory_format = torch.contiguous_format,
     ) -> None:
         if batch_size * world_size > x.shape[0]:
             raise ValueError(f"batch size {batch_size} x {world_size} ranks exceeds the {x.shape[0]} training items")
@@ -56,6 +57,8 @@ class Batcher:
         self.seed = seed
         self.rank = rank
         self.world_size = world_size
+        # channels_last: batches of images come out NHWC, the layout conv kernels prefer.
+        self.memory_format = memory_format if x.dim() == 4 else torch.contiguous_format
         self.global_batch = batch_size * world_size
         self.steps_per_epoch = x.shape[0] // self.global_batch
         self._epoch = -1
@@ -78,7 +81,10 @@ class Batcher:
         order = self._order_for(epoch)
         start = position * self.global_batch + self.rank * self.batch_size
         index = order[start : start + self.batch_size]
-        return Batch(to_float(self.x.index_select(0, index)), self.y.index_select(0, index))
+        x = to_float(self.x.index_select(0, index))
+        if self.memory_format is not torch.contiguous_format:
+            x = x.contiguous(memory_format=self.memory_format)
+        return Batch(x, self.y.index_select(0, index))
 
 
 def iterate_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, device: torch.device | str = "cpu"):

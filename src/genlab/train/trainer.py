@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -31,6 +31,7 @@ from genlab.errors import GenlabError
 from genlab.images import save_gif, save_samples
 from genlab.models.base import GenerativeModel
 from genlab.models.registry import create_model, get_model_class
+from genlab.train import accel
 from genlab.train.checkpoint import (
     list_checkpoints,
     load_checkpoint,
@@ -74,6 +75,10 @@ class TrainConfig:
     # (toy2d) or the entropy of a small classifier's label histogram (labelled images).
     sample_diagnostics: bool = True
     deterministic: bool = False
+    # Speed settings that keep the model's function (genlab.train.accel; measured in
+    # benchmarks/train_throughput.py): bf16 autocast of the step, NHWC layout for conv nets.
+    precision: Literal["fp32", "bf16"] = "fp32"
+    channels_last: bool = False
     threads: int | None = None  # torch CPU threads; None = all cores
     progress: bool = True
 
@@ -171,7 +176,9 @@ class Trainer:
             raise GenlabError(
                 f"batch size {self.batch_size} exceeds the {dataset.train_x.shape[0]} training items; use --set batch_size=..."
             )
-        self.batcher = Batcher(dataset.train_x, dataset.train_y, self.batch_size, self.device, seed=config.seed)
+        accel.check_precision(config.precision, self.device)
+        self.batcher = Batcher(dataset.train_x, dataset.train_y, self.batch_size, self.device, seed=config.seed,
+                               memory_format=accel.memory_format(config.channels_last))
         self.total_steps = self._total_steps()
         # A fixed prior draw for the sample grids, so grids over training are comparable.
         self.sample_seed = config.seed + 12345
@@ -277,6 +284,8 @@ class Trainer:
             torch.set_num_threads(config.threads)
         seed_everything(config.seed, config.deterministic)
         self.model.to(self.device)
+        accel.prepare_model(self.model, config.channels_last)
+        accel.configure_backends(self.device, config.deterministic)
         self.model.train()
         self.model.setup_optimizers()
         self.model.attach_diagnostics(self.diagnostics)
@@ -307,13 +316,15 @@ class Trainer:
                    # In a log file (no terminal) a line every 30 s, not a carriage return per step.
                    mininterval=0.2 if sys.stderr.isatty() else 30.0)
         log_file = (self.run_dir / "metrics.jsonl").open("a")
+        step_context = accel.autocast(config.precision, self.device)
         try:
             with StopRequest() as stop:
                 while step < self.total_steps and not stop.requested:
                     if elapsed_before + time.perf_counter() - started >= budget_seconds:
                         break
                     step_started = time.perf_counter()
-                    values = self.model.train_step(self.batcher.batch(step), step)
+                    with step_context:
+                        values = self.model.train_step(self.batcher.batch(step), step)
                     interval_seconds += time.perf_counter() - step_started
                     bad = [k for k, v in values.items() if not math.isfinite(v)]
                     if bad:
