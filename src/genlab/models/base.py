@@ -54,6 +54,9 @@ class GenerativeModel(nn.Module):
     # default: an autoregressive decoder would spend minutes on them.
     cheap_sampling: ClassVar[bool] = False
 
+    # (rank, world_size) under DistributedDataParallel, set by the trainer; see `batch_randn`.
+    shard: tuple[int, int] = (0, 1)
+
     def attach_diagnostics(self, diagnostics: Any) -> None:
         """Receive the trainer's diagnostics recorder (None turns diagnostics off)."""
         self.diagnostics = diagnostics
@@ -66,6 +69,26 @@ class GenerativeModel(nn.Module):
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Create and return this model's optimizers by name (stored in `self.optimizers`)."""
         raise NotImplementedError
+
+    def distributed_modules(self) -> list[str]:
+        """Names of the networks DDP wraps during a train step: by default every direct child module
+        with trainable parameters (a VAE's encoder and decoder, a GAN's generator and discriminator;
+        not a frozen moving average)."""
+        return [name for name, module in self.named_children()
+                if any(parameter.requires_grad for parameter in module.parameters())]
+
+    def batch_randn(self, *shape: int, device: torch.device | str | None = None) -> torch.Tensor:
+        """Standard normal noise for this process's batch, `shape[0]` items (the reparameterisation
+        noise of a VAE, a GAN's z).
+
+        Under DDP every rank draws the noise of the whole global batch from the same random stream and
+        keeps its own slice, so N processes at batch B train exactly like one process at N x B.
+        """
+        rank, world_size = self.shard
+        if world_size == 1:
+            return torch.randn(*shape, device=device)
+        noise = torch.randn(shape[0] * world_size, *shape[1:], device=device)
+        return noise[rank * shape[0] : (rank + 1) * shape[0]]
 
     def setup_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Called once by the trainer after the model is on its device."""
@@ -115,3 +138,9 @@ class GenerativeModel(nn.Module):
         if labels.numel() != n or labels.min() < 0 or labels.max() >= self.num_classes:
             raise GenlabError(f"labels must be {n} class indices in [0, {self.num_classes})")
         return labels
+
+
+def unwrap(module: nn.Module) -> nn.Module:
+    """The network inside a DistributedDataParallel wrapper (or the module itself): for passes that
+    must not synchronise gradients, such as a GAN's discriminator while only the generator learns."""
+    return module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module

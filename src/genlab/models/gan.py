@@ -32,7 +32,7 @@ from torch import nn
 
 from genlab.data.batches import Batch
 from genlab.errors import GenlabError
-from genlab.models.base import GenerativeModel
+from genlab.models.base import GenerativeModel, unwrap
 from genlab.models.gan_losses import AdversarialLoss, CrossEntropyLoss
 from genlab.models.gan_nets import (
     append_labels,
@@ -198,13 +198,13 @@ class AdversarialModel(GenerativeModel):
         inputs = append_labels(z, labels, self.num_classes) if self.conditions_generator else z
         return (network or self.generator)(inputs)
 
-    def score(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    def score(self, x: torch.Tensor, labels: torch.Tensor | None, network: nn.Module | None = None) -> torch.Tensor:
         """The discriminator's raw outputs: (B,) scores, or (B, 1 + classes) for a class head."""
         if self.architecture == "mlp":
             x = x.flatten(1)
         if self.conditions_discriminator:
             x = append_labels(x, labels, self.num_classes)
-        return self.discriminator(x)
+        return (network or self.discriminator)(x)
 
     def to_model_space(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.data_shift) / self.data_scale if self.points else x * 2 - 1
@@ -236,7 +236,7 @@ class AdversarialModel(GenerativeModel):
         labels = batch.y  # generated samples take the real batch's classes: the data's class balance
         diagnose = self.diagnostics is not None and self.diagnostics.due(step)
         generator_turn = step % self.config.critic_steps == 0
-        z = torch.randn(real.shape[0], self.latent_dim, device=real.device)
+        z = self.batch_randn(real.shape[0], self.latent_dim, device=real.device)
         # The generator's graph is only kept when this step also updates the generator.
         with torch.set_grad_enabled(generator_turn):
             fake = self.generate(z, labels)
@@ -257,7 +257,9 @@ class AdversarialModel(GenerativeModel):
             set_requires_grad(self.discriminator, False)
             g_optimizer = self.optimizers["generator"]
             g_optimizer.zero_grad(set_to_none=True)
-            loss_g, generator_values = self.generator_objective(self.score(fake, labels), labels)
+            # The plain discriminator (not its DDP wrapper): its gradients are not wanted here.
+            fake_out = self.score(fake, labels, network=unwrap(self.discriminator))
+            loss_g, generator_values = self.generator_objective(fake_out, labels)
             loss_g.backward()
             if diagnose:
                 generator_values.update(self.diagnostics.gradient_norms("generator", self.generator))

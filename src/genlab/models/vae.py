@@ -270,7 +270,7 @@ class VAE(GenerativeModel):
     def loss_terms(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Per-item reconstruction NLL (one reparameterised z) and analytic KL(q(z|x) || N(0, I)), nats."""
         mean, log_var = self.posterior(x, labels)
-        z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_var)  # reparameterisation
+        z = mean + self.batch_randn(*mean.shape, device=mean.device) * torch.exp(0.5 * log_var)  # reparameterisation
         reconstruction = -self.log_px_given_z(x, z, labels)
         kl = 0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var).sum(1)
         return {"reconstruction": reconstruction, "kl": kl}

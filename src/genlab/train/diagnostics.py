@@ -23,6 +23,7 @@ from torch import nn
 
 from genlab.data.batches import to_float
 from genlab.data.registry import Dataset
+from genlab.models.base import unwrap
 
 # Fixed bins of log10 |gradient| so histograms of different steps and layers share one axis.
 HISTOGRAM_RANGE = (-10.0, 2.0)
@@ -63,7 +64,7 @@ class TrainingDiagnostics:
         Keys are `grad_norm/<network>/<layer>` and `grad_norm/<network>/total`.
         """
         layers: dict[str, list[torch.Tensor]] = {}
-        for name, parameter in module.named_parameters():
+        for name, parameter in unwrap(module).named_parameters():  # layer names without DDP's "module.
             if parameter.grad is not None:
                 layers.setdefault(layer_name(name), []).append(parameter.grad)
         if not layers:

@@ -6,6 +6,7 @@ writes what comes back. Everything a run needs to continue is in its folder.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -31,7 +32,8 @@ from genlab.errors import GenlabError
 from genlab.images import save_gif, save_samples
 from genlab.models.base import GenerativeModel
 from genlab.models.registry import create_model, get_model_class
-from genlab.train import accel
+from genlab.train import accel, distributed
+from genlab.train.distributed import DistributedContext, DistributedModel
 from genlab.train.checkpoint import (
     list_checkpoints,
     load_checkpoint,
@@ -79,6 +81,8 @@ class TrainConfig:
     # benchmarks/train_throughput.py): bf16 autocast of the step, NHWC layout for conv nets.
     precision: Literal["fp32", "bf16"] = "fp32"
     channels_last: bool = False
+    # Under torchrun (DDP): batch statistics over the global batch (GPUs only; see train/distributed.py).
+    sync_batchnorm: bool = False
     threads: int | None = None  # torch CPU threads; None = all cores
     progress: bool = True
 
@@ -164,21 +168,28 @@ class Trainer:
     """Runs one model on one dataset into one run folder."""
 
     def __init__(self, model: GenerativeModel, dataset: Dataset, run_dir: Path, config: TrainConfig,
-                 run_config: dict[str, Any]) -> None:
+                 run_config: dict[str, Any], context: DistributedContext | None = None) -> None:
         self.model = model
         self.dataset = dataset
         self.run_dir = Path(run_dir)
         self.config = config
         self.run_config = run_config
-        self.device = resolve_device(config.device)
-        self.batch_size = config.batch_size or getattr(model.config, "batch_size", 64)
-        if self.batch_size > dataset.train_x.shape[0]:
+        # One process, or this rank of a torchrun job: rank 0 alone writes the run folder.
+        self.context = context or DistributedContext()
+        self.is_main = self.context.is_main
+        self.device = self.context.device(resolve_device(config.device))
+        self.batch_size = config.batch_size or getattr(model.config, "batch_size", 64)  # per process
+        world_size = self.context.world_size
+        if self.batch_size * world_size > dataset.train_x.shape[0]:
             raise GenlabError(
-                f"batch size {self.batch_size} exceeds the {dataset.train_x.shape[0]} training items; use --set batch_size=..."
+                f"batch size {self.batch_size}{f' x {world_size} processes' if world_size > 1 else ''} exceeds the "
+                f"{dataset.train_x.shape[0]} training items; use --set batch_size=..."
             )
         accel.check_precision(config.precision, self.device)
         self.batcher = Batcher(dataset.train_x, dataset.train_y, self.batch_size, self.device, seed=config.seed,
+                               rank=self.context.rank, world_size=world_size,
                                memory_format=accel.memory_format(config.channels_last))
+        model.shard = (self.context.rank, world_size)
         self.total_steps = self._total_steps()
         # A fixed prior draw for the sample grids, so grids over training are comparable.
         self.sample_seed = config.seed + 12345
@@ -215,15 +226,15 @@ class Trainer:
 
         totals: dict[str, float] = {}
         count = 0
-        # A dedicated generator state so held-out evaluation never shifts the training RNG stream.
-        rng_state = torch.get_rng_state()
-        torch.manual_seed(self.config.seed + 999)
-        for start in range(0, self.eval_x.shape[0], 500):
-            batch = Batch(self.eval_x[start : start + 500], self.eval_y[start : start + 500])
-            for key, value in self.model.validation_metrics(batch).items():
-                totals[key] = totals.get(key, 0.0) + value * len(batch)
-            count += len(batch)
-        torch.set_rng_state(rng_state)
+        # A dedicated generator state so held-out evaluation never shifts the training RNG stream
+        # (which, under DDP, must stay the same on every rank).
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            torch.manual_seed(self.config.seed + 999)
+            for start in range(0, self.eval_x.shape[0], 500):
+                batch = Batch(self.eval_x[start : start + 500], self.eval_y[start : start + 500])
+                for key, value in self.model.validation_metrics(batch).items():
+                    totals[key] = totals.get(key, 0.0) + value * len(batch)
+                count += len(batch)
         return {f"val/{k}": v / count for k, v in totals.items()} if count else {}
 
     def _sample_diagnostics(self) -> dict[str, float]:
@@ -243,6 +254,7 @@ class Trainer:
             "epoch": step / self.batcher.steps_per_epoch,
             "elapsed_seconds": elapsed,
             "batch_size": self.batch_size,
+            "world_size": self.context.world_size,
             "seed": self.config.seed,
             **environment_metadata(),
         }
@@ -255,6 +267,8 @@ class Trainer:
             kept = list_checkpoints(self.run_dir)
             raise GenlabError(f"training diverged by step {step}: the weights {bad[0]} became NaN/inf; the last good "
                               f"checkpoint (step {kept[-1] if kept else 'none'}) is kept — lower the learning rate")
+        if not self.is_main:
+            return
         save_checkpoint(self.run_dir, step, self.model, self.model.optimizers, self._trainer_state(step, elapsed))
         prune_checkpoints(self.run_dir, self.config.keep_checkpoints)
 
@@ -267,7 +281,8 @@ class Trainer:
         for name, optimizer in self.model.optimizers.items():
             optimizer_from_flat(name, optimizer, tensors, state["optimizers"][name])
         restore_rng(tensors)
-        self._truncate_metrics(steps[-1])
+        if self.is_main:
+            self._truncate_metrics(steps[-1])
         return steps[-1], float(state.get("elapsed_seconds", 0.0))
 
     def _truncate_metrics(self, step: int) -> None:
@@ -287,16 +302,22 @@ class Trainer:
         accel.prepare_model(self.model, config.channels_last)
         accel.configure_backends(self.device, config.deterministic)
         self.model.train()
+        fitted = getattr(self.model, "fitted", False)
+        # DDP wrappers of the model's networks, used inside each train step (built before the
+        # optimizers: SyncBatchNorm conversion replaces batch-norm modules).
+        distributed = (DistributedModel(self.model, self.context, self.device, config.sync_batchnorm)
+                       if self.context.enabled and not fitted else None)
         self.model.setup_optimizers()
         self.model.attach_diagnostics(self.diagnostics)
         start_step, elapsed_before = self._resume() if resume else (0, 0.0)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        write_yaml(self.run_dir / CONFIG_FILE, self.run_config)
-        if start_step == 0:
-            (self.run_dir / "metrics.jsonl").write_text("")
-            (self.run_dir / HISTOGRAM_FILE).unlink(missing_ok=True)
-            self._write_samples(0)
-        if getattr(self.model, "fitted", False):
+        if self.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            write_yaml(self.run_dir / CONFIG_FILE, self.run_config)
+            if start_step == 0:
+                (self.run_dir / "metrics.jsonl").write_text("")
+                (self.run_dir / HISTOGRAM_FILE).unlink(missing_ok=True)
+                self._write_samples(0)
+        if fitted:
             # Fitted models (classic baselines) estimate their parameters from the whole training split
             # in one `fit` call instead of the step loop; the run records it as step FITTED_STEP.
             return self._fit_once(start_step, elapsed_before)
@@ -312,21 +333,28 @@ class Trainer:
         last_good_checkpoint = start_step
         last_timed_checkpoint = elapsed_before
         bar = tqdm(total=self.total_steps if self.total_steps < 10**12 else None, initial=start_step,
-                   disable=not config.progress, desc=f"{self.model.registry_name}", unit="step", dynamic_ncols=True,
+                   disable=not (config.progress and self.is_main), desc=f"{self.model.registry_name}", unit="step", dynamic_ncols=True,
                    # In a log file (no terminal) a line every 30 s, not a carriage return per step.
                    mininterval=0.2 if sys.stderr.isatty() else 30.0)
-        log_file = (self.run_dir / "metrics.jsonl").open("a")
+        log_file = (self.run_dir / "metrics.jsonl").open("a") if self.is_main else None
         step_context = accel.autocast(config.precision, self.device)
+        wrapped = distributed.step if distributed is not None else contextlib.nullcontext
         try:
             with StopRequest() as stop:
-                while step < self.total_steps and not stop.requested:
-                    if elapsed_before + time.perf_counter() - started >= budget_seconds:
+                while step < self.total_steps:
+                    time_up = elapsed_before + time.perf_counter() - started >= budget_seconds
+                    # Every rank must leave the loop at the same step (no-op in one process).
+                    if self.context.any(time_up or stop.requested is not None, self.device):
+                        stop.requested = stop.requested or (None if time_up else "a signal to another rank")
                         break
                     step_started = time.perf_counter()
-                    with step_context:
+                    with step_context, wrapped():
                         values = self.model.train_step(self.batcher.batch(step), step)
                     interval_seconds += time.perf_counter() - step_started
                     bad = [k for k, v in values.items() if not math.isfinite(v)]
+                    if self.context.any(bool(bad), self.device) and not bad:
+                        raise GenlabError(f"training diverged at step {step + 1} on another rank (NaN/inf losses); the last "
+                                          f"good checkpoint (step {last_good_checkpoint}) is kept — lower the learning rate")
                     if bad:
                         raise GenlabError(
                             f"training diverged at step {step + 1}: {', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''} became NaN/inf; "
@@ -338,30 +366,34 @@ class Trainer:
                         sums[key] = sums.get(key, 0.0) + value
                         counts[key] = counts.get(key, 0) + 1
                     histograms = self.diagnostics.take_histograms()
-                    if histograms:
+                    if histograms and self.is_main:
                         with (self.run_dir / HISTOGRAM_FILE).open("a") as histogram_file:
                             histogram_file.write(json.dumps({"step": step, "layers": histograms}) + "\n")
                     elapsed = elapsed_before + time.perf_counter() - started
                     row: dict[str, Any] = {}
                     if config.log_every and step % config.log_every == 0:
-                        row.update({k: v / counts[k] for k, v in sums.items()})
-                        # Training throughput: the update steps alone, not evaluation or checkpoints.
-                        row["images_per_second"] = interval_steps * self.batch_size / max(interval_seconds, 1e-9)
+                        # Under DDP: the mean over ranks, i.e. over the global batch.
+                        row.update(self.context.mean({k: v / counts[k] for k, v in sums.items()}, self.device))
+                        # Training throughput (all ranks): the update steps alone, not evaluation or checkpoints.
+                        row["images_per_second"] = (interval_steps * self.batch_size * self.context.world_size
+                                                    / max(interval_seconds, 1e-9))
                         sums, counts, interval_steps, interval_seconds = {}, {}, 0, 0.0
                         # Grouped values (per-layer gradient norms, "group/name") stay out of the bar.
                         bar.set_postfix({k: f"{v:.3g}" for k, v in values.items() if "/" not in k}, refresh=False)
-                    if config.eval_every and step % config.eval_every == 0:
+                    if config.eval_every and step % config.eval_every == 0 and self.is_main:
                         row.update(self._evaluate())
                         row.update(self._sample_diagnostics())
-                    if row:
+                    if row and log_file is not None:
                         log_file.write(json.dumps({"step": step, "epoch": step / self.batcher.steps_per_epoch,
                                                    "time": elapsed, **row}) + "\n")
                         log_file.flush()
-                    if config.sample_every and step % config.sample_every == 0:
+                    if config.sample_every and step % config.sample_every == 0 and self.is_main:
                         self._write_samples(step)
                     timed_checkpoint = (config.checkpoint_minutes is not None
                                         and elapsed - last_timed_checkpoint >= config.checkpoint_minutes * 60)
-                    if timed_checkpoint and not (config.sample_every and step % config.sample_every == 0):
+                    if config.checkpoint_minutes is not None:  # ranks' clocks differ: agree on it
+                        timed_checkpoint = self.context.any(timed_checkpoint, self.device)
+                    if timed_checkpoint and self.is_main and not (config.sample_every and step % config.sample_every == 0):
                         self._write_samples(step)
                     if (config.checkpoint_every and step % config.checkpoint_every == 0) or timed_checkpoint:
                         self._checkpoint(step, elapsed)
@@ -369,9 +401,12 @@ class Trainer:
                         last_timed_checkpoint = elapsed
                     bar.update(1)
                 stopped_by = stop.requested
+            if distributed is not None:
+                distributed.broadcast_buffers()
         finally:
             bar.close()
-            log_file.close()
+            if log_file is not None:
+                log_file.close()
         run = self._finish(step, elapsed_before + time.perf_counter() - started)
         run.summary["stopped_by"] = stopped_by
         return run
@@ -383,18 +418,22 @@ class Trainer:
         started = time.perf_counter()
         values = self.model.fit(self.dataset.train_x.to(self.device), self.dataset.train_y.to(self.device))
         elapsed = time.perf_counter() - started
-        row = {"step": FITTED_STEP, "epoch": 1.0, "time": elapsed, **values}
-        if self.config.eval_every:
-            row.update(self._evaluate())
-            row.update(self._sample_diagnostics())
-        with (self.run_dir / "metrics.jsonl").open("a") as log_file:
-            log_file.write(json.dumps(row) + "\n")
+        if self.is_main:  # every rank fits the same model on the whole split; rank 0 records it
+            row = {"step": FITTED_STEP, "epoch": 1.0, "time": elapsed, **values}
+            if self.config.eval_every:
+                row.update(self._evaluate())
+                row.update(self._sample_diagnostics())
+            with (self.run_dir / "metrics.jsonl").open("a") as log_file:
+                log_file.write(json.dumps(row) + "\n")
         return self._finish(FITTED_STEP, elapsed)
 
     def _finish(self, step: int, elapsed: float) -> Run:
         """Final checkpoint, model.safetensors, last sample grid, the GIF and the loss curves."""
         if step not in list_checkpoints(self.run_dir):
             self._checkpoint(step, elapsed)
+        if not self.is_main:
+            self.model.eval()
+            return Run(path=self.run_dir, config=self.run_config, model=self.model, step=step)
         save_tensors(self.run_dir / MODEL_FILE, self.model.state_dict(), metadata={"step": str(step)})
         self.run_config["final_step"] = step
         self.run_config["training_seconds"] = round(elapsed, 3)
@@ -437,6 +476,19 @@ def train(
     `train_options` are `TrainConfig` fields (steps, epochs, minutes, seed, device, ...).
     """
     run_dir = Path(out) if out is not None else Path("runs") / f"{model}-{_as_data_config(data).name}"
+    # Under torchrun: join the job first, so every rank checks the run folder before rank 0 writes to it.
+    context = distributed.initialise(str(train_options.get("device", "auto")))
+    try:
+        run = _train(model, data, run_dir, config, resume, context, train_options)
+    except BaseException:
+        context.close(wait=False)  # torchrun stops the other ranks; do not wait for them
+        raise
+    context.close()
+    return run
+
+
+def _train(model: str, data: str | DataConfig | dict[str, Any], run_dir: Path, config: dict[str, Any] | None,
+           resume: bool, context: DistributedContext, train_options: dict[str, Any]) -> Run:
     existing = list_checkpoints(run_dir)
     if existing and not resume:
         raise GenlabError(f"{run_dir} already holds a run (checkpoint at step {existing[-1]}); add --resume to continue it or choose another --out")
@@ -474,8 +526,10 @@ def train(
         "class_names": list(dataset.class_names),
         "data_source": dataset.source,
         "seed": train_config.seed,
+        "world_size": context.world_size,  # processes (torchrun); the global batch is batch_size x world_size
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **environment_metadata(),
     }
-    trainer = Trainer(instance, dataset, run_dir, train_config, run_config)
+    trainer = Trainer(instance, dataset, run_dir, train_config, run_config, context)
+    context.barrier()  # every rank has read the run folder before rank 0 writes it
     return trainer.fit(resume=resume)
