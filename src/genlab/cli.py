@@ -119,6 +119,8 @@ def train_command(
     channels_last: Optional[bool] = typer.Option(None, "--channels-last/--no-channels-last",
                                                  help="NHWC layout for conv nets (default off)"),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: all cores)"),
+    sync_batchnorm: Optional[bool] = typer.Option(None, "--sync-batchnorm/--no-sync-batchnorm",
+                                                  help="under torchrun on GPUs: batch-norm statistics over the global batch"),
     resume: bool = typer.Option(False, "--resume", help="continue the run in --out from its last checkpoint"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
@@ -142,7 +144,8 @@ def train_command(
     model_config.update(parse_overrides(overrides))
     train_values.update(
         {k: v for k, v in dict(steps=steps, epochs=epochs, minutes=minutes, batch_size=batch_size, precision=precision,
-                               channels_last=channels_last, threads=threads).items() if v is not None}
+                               channels_last=channels_last, threads=threads, sync_batchnorm=sync_batchnorm).items()
+         if v is not None}
     )
     train_values.update(seed=seed, device=device, sample_every=sample_every, checkpoint_every=checkpoint_every,
                         log_every=log_every, eval_every=eval_every, diagnostics_every=diagnostics_every,
