@@ -161,3 +161,20 @@ def test_model_data_mismatch_is_a_clear_error(tmp_path):
         genlab.train("dcgan", "toy2d", out=tmp_path / "x", steps=1, progress=False)
     with pytest.raises(GenlabError, match="batch size"):
         genlab.train("vae", {"name": "mnist-5k", "subset": 10}, out=tmp_path / "y", steps=1, progress=False)
+
+
+def test_running_values_read_tensors_once_per_interval_and_catch_any_nan():
+    from genlab.train.trainer import RunningValues
+
+    running = RunningValues()
+    assert running.add({"loss": torch.tensor(2.0), "kl": 1.0}, step=1) == []
+    assert running.first_unchecked == 1  # tensors wait on the device; floats were checked at once
+    assert running.add({"loss": torch.tensor(float("nan")), "kl": 3.0}, step=2) == []
+    assert running.add({"loss": torch.tensor(4.0), "kl": float("inf")}, step=3) == ["kl"]
+    assert sorted(running.check()) == ["kl", "loss"]  # the NaN of step 2 shows in the interval's sum
+    assert running.first_unchecked is None
+    fresh = RunningValues()
+    fresh.add({"loss": torch.tensor(2.0), "d": 1.0}, step=1)
+    fresh.add({"loss": torch.tensor(4.0)}, step=2)
+    assert fresh.means() == {"loss": 3.0, "d": 1.0}  # each name over the steps that reported it
+    assert fresh.means() == {}

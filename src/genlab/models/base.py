@@ -95,8 +95,10 @@ class GenerativeModel(nn.Module):
         self.optimizers = self.configure_optimizers()
         return self.optimizers
 
-    def train_step(self, batch: Batch, step: int) -> dict[str, float]:
-        """One update with the model's own rule; returns named losses/diagnostics as floats."""
+    def train_step(self, batch: Batch, step: int) -> dict[str, float | torch.Tensor]:
+        """One update with the model's own rule; returns named losses/diagnostics as floats or, better,
+        detached 0-d tensors: the trainer reads tensors from the device once per logging interval, so a
+        step needs no host sync (which matters on GPUs)."""
         raise NotImplementedError
 
     @torch.no_grad()

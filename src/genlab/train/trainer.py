@@ -164,6 +164,52 @@ class StopRequest:
             signal.signal(signum, handler)
 
 
+class RunningValues:
+    """What `train_step` returned since the last log: running sums and counts per name.
+
+    Values are floats or 0-d tensors. Tensors stay on the device, so a step costs no host sync; they
+    are read (and checked for NaN/inf) together, once per logging interval or checkpoint. Floats are
+    checked at once.
+    """
+
+    def __init__(self) -> None:
+        self.sums: dict[str, Any] = {}
+        self.counts: dict[str, int] = {}
+        self.first_unchecked: int | None = None  # the first step whose tensor values are not checked yet
+
+    def add(self, values: dict[str, Any], step: int) -> list[str]:
+        """Accumulate one step's values; returns the names of non-finite float values."""
+        bad = []
+        for key, value in values.items():
+            if isinstance(value, torch.Tensor):
+                value = value.detach().float()
+                if self.first_unchecked is None:
+                    self.first_unchecked = step
+            elif not math.isfinite(value):
+                bad.append(key)
+            self.sums[key] = self.sums.get(key, 0.0) + value
+            self.counts[key] = self.counts.get(key, 0) + 1
+        return bad
+
+    def _read(self) -> dict[str, float]:
+        tensor_keys = [key for key, value in self.sums.items() if isinstance(value, torch.Tensor)]
+        read = {key: float(value) for key, value in self.sums.items() if key not in tensor_keys}
+        if tensor_keys:  # one transfer for all of them
+            read.update(zip(tensor_keys, torch.stack([self.sums[key] for key in tensor_keys]).tolist()))
+        return read
+
+    def check(self) -> list[str]:
+        """Names whose sum since the last log is NaN/inf (a NaN or inf in any step shows in the sum)."""
+        self.first_unchecked = None
+        return [key for key, value in self._read().items() if not math.isfinite(value)]
+
+    def means(self) -> dict[str, float]:
+        """Mean of each value since the last call, and start a new interval."""
+        means = {key: value / self.counts[key] for key, value in self._read().items()}
+        self.sums, self.counts, self.first_unchecked = {}, {}, None
+        return means
+
+
 class Trainer:
     """Runs one model on one dataset into one run folder."""
 
@@ -326,8 +372,7 @@ class Trainer:
         started = time.perf_counter()
         # Each value is averaged over the steps that reported it (a GAN reports its generator loss only
         # on generator steps, gradient norms only on diagnostic steps).
-        sums: dict[str, float] = {}
-        counts: dict[str, int] = {}
+        running = RunningValues()
         interval_steps, interval_seconds = 0, 0.0
         step = start_step
         last_good_checkpoint = start_step
@@ -351,35 +396,42 @@ class Trainer:
                     with step_context, wrapped():
                         values = self.model.train_step(self.batcher.batch(step), step)
                     interval_seconds += time.perf_counter() - step_started
-                    bad = [k for k, v in values.items() if not math.isfinite(v)]
-                    if self.context.any(bool(bad), self.device) and not bad:
-                        raise GenlabError(f"training diverged at step {step + 1} on another rank (NaN/inf losses); the last "
-                                          f"good checkpoint (step {last_good_checkpoint}) is kept — lower the learning rate")
-                    if bad:
-                        raise GenlabError(
-                            f"training diverged at step {step + 1}: {', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''} became NaN/inf; "
-                            f"the last good checkpoint (step {last_good_checkpoint}) is kept — lower the learning rate"
-                        )
                     step += 1
                     interval_steps += 1
-                    for key, value in values.items():
-                        sums[key] = sums.get(key, 0.0) + value
-                        counts[key] = counts.get(key, 0) + 1
+                    bad = running.add(values, step)
+                    elapsed = elapsed_before + time.perf_counter() - started
+                    log_due = bool(config.log_every) and step % config.log_every == 0
+                    timed_checkpoint = (config.checkpoint_minutes is not None
+                                        and elapsed - last_timed_checkpoint >= config.checkpoint_minutes * 60)
+                    if config.checkpoint_minutes is not None:  # ranks' clocks differ: agree on it
+                        timed_checkpoint = self.context.any(timed_checkpoint, self.device)
+                    checkpoint_due = (bool(config.checkpoint_every) and step % config.checkpoint_every == 0) or timed_checkpoint
+                    pending_since = running.first_unchecked
+                    # Tensor values are read from the device (and checked) only when they are logged or a
+                    # checkpoint is due: no host sync per step.
+                    late = (running.check() if pending_since is not None and (log_due or checkpoint_due or step >= self.total_steps)
+                            else [])
+                    if self.context.any(bool(bad or late), self.device):
+                        where = f"at step {step}" if bad or pending_since == step else f"between steps {pending_since} and {step}"
+                        names = bad + late
+                        what = f"{', '.join(names[:3])}{' ...' if len(names) > 3 else ''}" if names else "losses on another rank"
+                        raise GenlabError(f"training diverged {where}: {what} became NaN/inf; the last good checkpoint "
+                                          f"(step {last_good_checkpoint}) is kept — lower the learning rate")
                     histograms = self.diagnostics.take_histograms()
                     if histograms and self.is_main:
                         with (self.run_dir / HISTOGRAM_FILE).open("a") as histogram_file:
                             histogram_file.write(json.dumps({"step": step, "layers": histograms}) + "\n")
-                    elapsed = elapsed_before + time.perf_counter() - started
                     row: dict[str, Any] = {}
-                    if config.log_every and step % config.log_every == 0:
+                    if log_due:
                         # Under DDP: the mean over ranks, i.e. over the global batch.
-                        row.update(self.context.mean({k: v / counts[k] for k, v in sums.items()}, self.device))
+                        row.update(self.context.mean(running.means(), self.device))
                         # Training throughput (all ranks): the update steps alone, not evaluation or checkpoints.
                         row["images_per_second"] = (interval_steps * self.batch_size * self.context.world_size
                                                     / max(interval_seconds, 1e-9))
-                        sums, counts, interval_steps, interval_seconds = {}, {}, 0, 0.0
+                        interval_steps, interval_seconds = 0, 0.0
                         # Grouped values (per-layer gradient norms, "group/name") stay out of the bar.
-                        bar.set_postfix({k: f"{v:.3g}" for k, v in values.items() if "/" not in k}, refresh=False)
+                        bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if "/" not in k and k != "images_per_second"},
+                                        refresh=False)
                     if config.eval_every and step % config.eval_every == 0 and self.is_main:
                         row.update(self._evaluate())
                         row.update(self._sample_diagnostics())
@@ -389,13 +441,9 @@ class Trainer:
                         log_file.flush()
                     if config.sample_every and step % config.sample_every == 0 and self.is_main:
                         self._write_samples(step)
-                    timed_checkpoint = (config.checkpoint_minutes is not None
-                                        and elapsed - last_timed_checkpoint >= config.checkpoint_minutes * 60)
-                    if config.checkpoint_minutes is not None:  # ranks' clocks differ: agree on it
-                        timed_checkpoint = self.context.any(timed_checkpoint, self.device)
                     if timed_checkpoint and self.is_main and not (config.sample_every and step % config.sample_every == 0):
                         self._write_samples(step)
-                    if (config.checkpoint_every and step % config.checkpoint_every == 0) or timed_checkpoint:
+                    if checkpoint_due:
                         self._checkpoint(step, elapsed)
                         last_good_checkpoint = step
                         last_timed_checkpoint = elapsed
