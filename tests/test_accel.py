@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -11,6 +12,7 @@ import genlab
 from genlab.config import read_yaml
 from genlab.data import Batcher
 from genlab.errors import GenlabError
+from genlab.models.registry import get_model_class, list_models
 from genlab.train import accel
 
 needs_bf16 = pytest.mark.skipif(not accel.native_bf16(torch.device("cpu")), reason="this CPU has no native bfloat16")
@@ -66,7 +68,7 @@ def test_channels_last_computes_the_same_step(isolated_env):
         convs = [m.weight for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
         assert convs and all(w.is_contiguous(memory_format=torch.channels_last) == channels_last for w in convs)
         torch.manual_seed(1)
-        values = [model.train_step(batcher.batch(step), step) for step in range(3)]
+        values = [{k: float(v) for k, v in model.train_step(batcher.batch(step), step).items()} for step in range(3)]
         results[channels_last] = (values, {k: v.clone() for k, v in model.state_dict().items()})
     (plain_values, plain_state), (nhwc_values, nhwc_state) = results[False], results[True]
     for plain, nhwc in zip(plain_values, nhwc_values):
@@ -84,3 +86,23 @@ def test_channels_last_run_saves_and_reloads(tmp_path, isolated_env):
     generator = torch.Generator().manual_seed(3)
     expected = run.model.sample(4, generator=generator)
     torch.testing.assert_close(reloaded.model.sample(4, generator=torch.Generator().manual_seed(3)), expected)
+
+
+TRAINABLE_MODELS = [name for name in list_models() if not getattr(get_model_class(name), "fitted", False)]
+
+
+@needs_bf16
+@pytest.mark.parametrize("name", TRAINABLE_MODELS)
+def test_every_model_steps_under_bf16_and_channels_last(name, mnist5k):
+    """--precision bf16 --channels-last works for every model: finite values, float32 weights and statistics."""
+    torch.manual_seed(0)
+    model = genlab.create_model(name, data_shape=mnist5k.shape, num_classes=mnist5k.num_classes,
+                                **get_model_class(name).tiny_config)
+    model.train()
+    accel.prepare_model(model, True)
+    model.setup_optimizers()
+    batcher = Batcher(mnist5k.train_x, mnist5k.train_y, model.config.batch_size, memory_format=accel.memory_format(True))
+    with accel.autocast("bf16", torch.device("cpu")):
+        values = [model.train_step(batcher.batch(step), step) for step in range(2)]
+    assert all(math.isfinite(float(value)) for step_values in values for value in step_values.values()), values
+    assert all(tensor.dtype == torch.float32 for tensor in model.state_dict().values() if tensor.is_floating_point())

@@ -115,7 +115,7 @@ def test_vae_options_map_to_their_objectives(mnist5k):
                                    batch_norm=True, binarize=True, batch_size=32)
     assert any(isinstance(m, torch.nn.BatchNorm1d) for m in weighted.modules())
     weighted.setup_optimizers()
-    values = weighted.train_step(Batch(to_float(mnist5k.train_x[:32]), mnist5k.train_y[:32]), 0)
+    values = {k: float(v) for k, v in weighted.train_step(Batch(to_float(mnist5k.train_x[:32]), mnist5k.train_y[:32]), 0).items()}
     assert values["loss"] == pytest.approx(2.0 * values["reconstruction"] + 0.5 * values["kl"], rel=1e-5)
     assert weighted.encode(x).shape == (8, 2)  # a 2-D latent, for latent maps
     binary = weighted.training_target(to_float(mnist5k.train_x[:200]))

@@ -656,10 +656,14 @@ class Autoencoder(DeterministicAutoencoder):
     def track_codes(self, codes: torch.Tensor) -> None:
         """Move the running mean and covariance of the codes toward this batch's."""
         momentum = self.config.code_momentum
-        centred = codes - codes.mean(0)
-        batch_covariance = centred.T @ centred / max(codes.shape[0] - 1, 1)
-        self.code_mean.lerp_(codes.mean(0), momentum)
-        self.code_covariance.lerp_(batch_covariance, momentum)
+        # The statistics stay float32 under bf16 autocast (--precision bf16): bf16 codes, or a bf16
+        # product, could not be blended into the float32 buffers.
+        with torch.autocast(codes.device.type, enabled=False):
+            codes = codes.float()
+            centred = codes - codes.mean(0)
+            batch_covariance = centred.T @ centred / max(codes.shape[0] - 1, 1)
+            self.code_mean.lerp_(codes.mean(0), momentum)
+            self.code_covariance.lerp_(batch_covariance, momentum)
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Codes from the configured prior: N(0, I), or the Gaussian fitted to the training codes."""

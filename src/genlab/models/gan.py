@@ -214,20 +214,20 @@ class AdversarialModel(GenerativeModel):
 
     # --- objectives (variants override these) -------------------------------------------------
     def discriminator_objective(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None,
-                                real_out: torch.Tensor, fake_out: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+                                real_out: torch.Tensor, fake_out: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The discriminator's loss on one batch and what to log about it."""
         loss = self.loss.discriminator_loss(real_out, fake_out)
-        return loss, {"loss_d": loss.item(), **self.loss.describe(real_out, fake_out)}
+        return loss, {"loss_d": loss.detach(), **self.loss.describe(real_out, fake_out)}
 
-    def generator_objective(self, fake_out: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, float]]:
+    def generator_objective(self, fake_out: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         loss = self.loss.generator_loss(fake_out)
-        return loss, {"loss_g": loss.item()}
+        return loss, {"loss_g": loss.detach()}
 
     def after_discriminator_update(self) -> None:
         """Called after every discriminator step (WGAN clips the critic's weights here)."""
 
     # --- the update rule ------------------------------------------------------------------------
-    def train_step(self, batch: Batch, step: int) -> dict[str, float]:
+    def train_step(self, batch: Batch, step: int) -> dict[str, float | torch.Tensor]:
         if self.points and step == 0:
             centred = batch.x.float() - batch.x.float().mean(0)
             self.data_shift.copy_(batch.x.float().mean(0))
@@ -406,9 +406,9 @@ class ACGAN(CrossEntropyGAN):
         loss = loss + self.config.class_loss_weight * (class_real + class_fake)
         with torch.no_grad():
             values.update(
-                loss_d=loss.item(), class_loss_real=class_real.item(), class_loss_fake=class_fake.item(),
-                class_accuracy_real=(real_out[:, 1:].argmax(1) == labels).float().mean().item(),
-                class_accuracy_fake=(fake_out[:, 1:].argmax(1) == labels).float().mean().item(),
+                loss_d=loss.detach(), class_loss_real=class_real.detach(), class_loss_fake=class_fake.detach(),
+                class_accuracy_real=(real_out[:, 1:].argmax(1) == labels).float().mean(),
+                class_accuracy_fake=(fake_out[:, 1:].argmax(1) == labels).float().mean(),
             )
         return loss, values
 
@@ -417,5 +417,5 @@ class ACGAN(CrossEntropyGAN):
         loss, values = super().generator_objective(fake_out[:, 0], labels)
         class_loss = F.cross_entropy(fake_out[:, 1:], labels)
         loss = loss + self.config.class_loss_weight * class_loss
-        values["loss_g"] = loss.item()
+        values["loss_g"] = loss.detach()
         return loss, values

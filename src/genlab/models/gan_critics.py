@@ -88,7 +88,7 @@ class WGANGP(AdversarialModel):
         loss, values = super().discriminator_objective(real, fake, labels, real_out, fake_out)
         penalty = gradient_penalty(lambda x: self.score(x, labels), real, fake)
         loss = loss + self.config.gradient_penalty * penalty
-        values.update(loss_d=loss.item(), gradient_penalty=penalty.item())
+        values.update(loss_d=loss.detach(), gradient_penalty=penalty.detach())
         return loss, values
 
 

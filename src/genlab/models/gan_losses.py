@@ -31,9 +31,9 @@ class AdversarialLoss(ABC):
         """The generator's loss on the scores of its samples, averaged over the batch."""
 
     @torch.no_grad()
-    def describe(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> dict[str, float]:
+    def describe(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> dict[str, torch.Tensor]:
         """Mean discriminator output on real and generated data (raw critic values by default)."""
-        return {"d_real": real_scores.mean().item(), "d_fake": fake_scores.mean().item()}
+        return {"d_real": real_scores.mean(), "d_fake": fake_scores.mean()}
 
 
 class CrossEntropyLoss(AdversarialLoss):
@@ -66,8 +66,8 @@ class CrossEntropyLoss(AdversarialLoss):
         return F.softplus(-fake_scores).mean()  # -log sigmoid(l) = -log D(G(z))
 
     @torch.no_grad()
-    def describe(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> dict[str, float]:
-        return {"d_real": torch.sigmoid(real_scores).mean().item(), "d_fake": torch.sigmoid(fake_scores).mean().item()}
+    def describe(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"d_real": torch.sigmoid(real_scores).mean(), "d_fake": torch.sigmoid(fake_scores).mean()}
 
 
 class WassersteinLoss(AdversarialLoss):
@@ -86,8 +86,8 @@ class WassersteinLoss(AdversarialLoss):
         return -fake_scores.mean()
 
     @torch.no_grad()
-    def describe(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> dict[str, float]:
-        real, fake = real_scores.mean().item(), fake_scores.mean().item()
+    def describe(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> dict[str, torch.Tensor]:
+        real, fake = real_scores.mean(), fake_scores.mean()
         return {"d_real": real, "d_fake": fake, "wasserstein": real - fake}
 
 

@@ -275,15 +275,16 @@ class VAE(GenerativeModel):
         kl = 0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var).sum(1)
         return {"reconstruction": reconstruction, "kl": kl}
 
-    def objective(self, x: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, float]]:
-        """The loss to minimise and what to log: reconstruction_weight · NLL + kl_weight · KL."""
+    def objective(self, x: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The loss to minimise and what to log (detached 0-d tensors, read by the trainer when it logs):
+        reconstruction_weight · NLL + kl_weight · KL."""
         terms = self.loss_terms(x, labels)
         reconstruction, kl = terms["reconstruction"].mean(), terms["kl"].mean()
         loss = self.config.reconstruction_weight * reconstruction + self.config.kl_weight * kl
-        return loss, {"loss": loss.item(), "reconstruction": reconstruction.item(), "kl": kl.item(),
-                      "elbo": -(reconstruction + kl).item()}
+        reconstruction, kl = reconstruction.detach(), kl.detach()
+        return loss, {"loss": loss.detach(), "reconstruction": reconstruction, "kl": kl, "elbo": -(reconstruction + kl)}
 
-    def train_step(self, batch: Batch, step: int) -> dict[str, float]:
+    def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
         optimizer = self.optimizers["adam"]
         loss, logs = self.objective(self.training_target(batch.x), self.labels_of(batch))
         optimizer.zero_grad(set_to_none=True)
@@ -386,10 +387,10 @@ class IWAE(VAE):
         bound = torch.logsumexp(log_weights_for_bound, dim=0) - math.log(num_samples)
         return bound, log_weights.mean(dim=0)
 
-    def objective(self, x: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, float]]:
+    def objective(self, x: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         bound, elbo = self.iwae_bound(x, labels, self.config.num_samples)
         loss = -bound.mean()
-        return loss, {"loss": loss.item(), f"iwae_{self.config.num_samples}": bound.mean().item(), "elbo": elbo.mean().item()}
+        return loss, {"loss": loss.detach(), f"iwae_{self.config.num_samples}": -loss.detach(), "elbo": elbo.detach().mean()}
 
     @torch.no_grad()
     def validation_metrics(self, batch: Batch) -> dict[str, float]:
