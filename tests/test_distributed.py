@@ -134,3 +134,12 @@ def test_torchrun_launches_genlab_train(tmp_path, isolated_env):
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [row["step"] for row in rows] == [2, 4]
     assert all(0 < row["loss_d"] < 10 for row in rows)
+
+
+def test_a_model_whose_gradients_ddp_cannot_sync_is_refused_with_the_reason():
+    from genlab.errors import GenlabError
+    from genlab.train.distributed import DistributedContext, DistributedModel
+
+    model = genlab.create_model("vae-gan", data_shape=(1, 28, 28), num_classes=10)
+    with pytest.raises(GenlabError, match="vae-gan.*torch.autograd.grad.*one process"):
+        DistributedModel(model, DistributedContext(rank=0, world_size=2), torch.device("cpu"))

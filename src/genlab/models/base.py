@@ -56,6 +56,8 @@ class GenerativeModel(nn.Module):
 
     # (rank, world_size) under DistributedDataParallel, set by the trainer; see `batch_randn`.
     shard: tuple[int, int] = (0, 1)
+    # Why the model cannot train under DistributedDataParallel (None: it can).
+    distributed_unsupported: ClassVar[str | None] = None
 
     def attach_diagnostics(self, diagnostics: Any) -> None:
         """Receive the trainer's diagnostics recorder (None turns diagnostics off)."""

@@ -174,6 +174,10 @@ class VAEGANConfig(ConvOptions):
 class VAEGAN(GenerativeModel):
     """VAE/GAN: the reconstruction error of a VAE measured in a discriminator layer's features (Larsen et al.)."""
 
+    # Its encoder and decoder gradients come from torch.autograd.grad (each player has its own loss),
+    # which DistributedDataParallel does not synchronise across processes.
+    distributed_unsupported = "it computes its encoder and decoder gradients with torch.autograd.grad"
+
     config_class = VAEGANConfig
     tiny_config = {"channels": [4, 4, 8, 8], "fc_dim": 16, "latent_dim": 4, "discriminator_features": 8, "batch_size": 16}
     supported_data = ("image",)

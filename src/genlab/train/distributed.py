@@ -127,6 +127,10 @@ class DistributedModel:
     def __init__(self, model: nn.Module, context: DistributedContext, device: torch.device,
                  sync_batchnorm: bool = False) -> None:
         self.model = model
+        reason = getattr(model, "distributed_unsupported", None)
+        if reason:
+            raise GenlabError(f"'{model.registry_name}' cannot train under torchrun/DDP: {reason}; "
+                              f"train it in one process (without torchrun)")
         self.names = list(model.distributed_modules())
         if sync_batchnorm:
             if device.type != "cuda":
