@@ -1,15 +1,20 @@
-"""The machine and versions a benchmark result belongs to, shared by every script in benchmarks/."""
+"""The machine and versions a benchmark result belongs to, and the load other processes put on it
+while a benchmark runs; shared by every script in benchmarks/."""
 
 from __future__ import annotations
 
 import os
 import platform
+import resource
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
 import genlab
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_model() -> str:
@@ -34,3 +39,50 @@ def machine_info(threads: int | None = None) -> dict[str, Any]:
         "python_version": platform.python_version(),
         "platform": platform.platform(),
     }
+
+
+@dataclass
+class CpuSnapshot:
+    """Machine-wide busy CPU seconds and this process's own (children included)."""
+
+    machine_busy: float
+    machine_steal: float
+    own: float
+
+    @classmethod
+    def take(cls) -> "CpuSnapshot":
+        with open("/proc/stat") as stat:
+            # cpu  user nice system idle iowait irq softirq steal guest guest_nice (clock ticks)
+            ticks = [int(value) for value in stat.readline().split()[1:]]
+        busy = ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6]
+        steal = ticks[7] if len(ticks) > 7 else 0
+        return cls(busy / CLOCK_TICKS, steal / CLOCK_TICKS, own_cpu_seconds())
+
+    def other_load_since(self, before: "CpuSnapshot", seconds: float) -> dict[str, float]:
+        """Other processes' CPU seconds between `before` and this snapshot, their share of the machine's
+        capacity over `seconds` of wall time (all cores), and the steal time."""
+        other = max(0.0, (self.machine_busy - before.machine_busy) - (self.own - before.own))
+        return {"other_cpu_seconds": other,
+                "other_cpu_fraction": other / (max(seconds, 1e-9) * (os.cpu_count() or 1)),
+                "steal_seconds": self.machine_steal - before.machine_steal}
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds of this process, its reaped children, and its live children (DataLoader workers)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    my_pid = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                # Fields after the ")" that ends the command name: state ppid ... utime(12) stime(13).
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended while we looked
+        if int(fields[1]) == my_pid:
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return total
