@@ -3,7 +3,8 @@
 Every GAN that takes points (gan with its non-saturating and its minimax generator loss, wgan, wgan-gp,
 sngan) is trained by `genlab.train` on toy2d `ring-8` and `grid-25` with the same budget of trainer
 steps (= critic updates = batches; the WGANs update the generator on one step in 5 by design, the others
-on every step), the same MLP networks and batch size, and otherwise each model's own paper defaults.
+on every step), the same MLP networks and batch size (and with `--lr` / `--ema-decay` the same learning
+rate and moving average of G), and otherwise each model's own paper defaults.
 Then 2,000 samples are scored with `genlab.train.diagnostics.mode_statistics`: a sample is high quality
 within 3 std of its nearest mode; a mode is covered when at least 16 of the 2,000 samples (PacGAN's
 20 of 2,500) are high-quality samples of it. `--variants "cgan (told the mode)"` adds a conditional reference that is told the mode.
@@ -11,6 +12,8 @@ within 3 std of its nearest mode; a mode is covered when at least 16 of the 2,00
     python benchmarks/gan_modes.py --jobs 2               # the default budget, 3 seeds: 6-10 minutes on 2 cores
     python benchmarks/gan_modes.py --quick                # smoke run
     python benchmarks/gan_modes.py --steps 30000 --width 256 --jobs 2 --out /tmp/modes.json
+    python benchmarks/gan_modes.py --layouts grid-25 --lr 1e-3 --ema-decay 0.99 --out benchmarks/results/gan_modes_lr1e-3.json
+                                                          # one shared learning rate and G average (the test's settings)
 """
 
 from __future__ import annotations
@@ -130,14 +133,18 @@ def main() -> None:
     parser.add_argument("--depth", type=int, default=3, help="hidden layers of G and D")
     parser.add_argument("--latent-dim", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--lr", type=float, default=None, help="one learning rate for every model (default: each its own)")
+    parser.add_argument("--ema-decay", type=float, default=0.0, help="moving average of G for sampling (default off)")
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel processes (one torch thread each)")
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 400 steps, seed 0 only")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 200 steps, seed 0 only")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results (default {DEFAULT_OUT})")
     args = parser.parse_args()
     steps = args.steps or (200 if args.quick else 3000)
     seeds = [0] if args.quick else args.seeds
     networks = {"latent_dim": args.latent_dim, "generator_hidden": [args.width] * args.depth,
-                "discriminator_hidden": [args.width] * args.depth, "batch_size": args.batch_size}
+                "discriminator_hidden": [args.width] * args.depth, "batch_size": args.batch_size,
+                **({"lr": args.lr} if args.lr is not None else {}),
+                **({"ema_decay": args.ema_decay} if args.ema_decay else {})}
     settings = {"steps": steps, "seeds": seeds, "layouts": args.layouts, "variants": args.variants,
                 "networks": networks, "samples": SAMPLES, "jobs": args.jobs}
     console = Console() if sys.stdout.isatty() else Console(width=150)

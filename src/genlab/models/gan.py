@@ -100,7 +100,8 @@ class AdamGANConfig(GANConfig):
 
     def validate(self) -> None:
         super().validate()
-        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
+        # None: a subclass that picks the value per kind of data (wgan-gp's beta1) resolves it when built.
+        if not all(beta is None or 0 <= beta < 1 for beta in (self.beta1, self.beta2)):
             raise GenlabError(f"beta1 and beta2 must be in [0, 1), got {self.beta1}, {self.beta2}")
 
 
