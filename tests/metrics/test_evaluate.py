@@ -12,6 +12,7 @@ from torch import nn
 import genlab
 from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel
+from genlab.train.checkpoint import load_tensors
 from genlab.train.run import Run
 from tests.conftest import genlab_command, subprocess_env
 
@@ -91,6 +92,11 @@ def test_evaluate_a_trained_vae_reports_every_metric_that_applies(evaluator_env,
     again = genlab.evaluate(run.path, n=400, metrics="fid,prdc", write=False)
     assert again["details"]["real_features_cached"] is True
     assert again["metrics"]["fid"] == pytest.approx(metrics["fid"], rel=1e-9)
+    # ... and PRDC's real-set radii, stored beside them by the first evaluation.
+    stored = [load_tensors(path) for path in (evaluator_env / "evaluators" / "reference").glob("*-400-*.safetensors")]
+    assert any(tensors.get("prdc_radii_k5", torch.zeros(0)).shape == (400,) for tensors in stored)
+    assert {key: again["metrics"][key] for key in ("precision", "recall", "density", "coverage")} == \
+        {key: metrics[key] for key in ("precision", "recall", "density", "coverage")}
 
 
 def test_evaluate_on_toy2d_counts_modes_in_coordinate_space(evaluator_env, tmp_path):

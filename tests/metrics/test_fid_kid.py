@@ -105,3 +105,18 @@ def test_feature_statistics_are_the_unbiased_moments():
     torch.testing.assert_close(mean, torch.tensor([3.0, 4.0], dtype=torch.float64))
     torch.testing.assert_close(cov, torch.tensor([[4.0, 2.0], [2.0, 4.0]], dtype=torch.float64))
     assert math.isclose(frechet_distance(mean, cov, mean, cov), 0.0, abs_tol=1e-9)
+
+
+def test_kid_in_batches_of_subsets_equals_one_subset_at_a_time(monkeypatch):
+    monkeypatch.setattr("genlab.metrics.fid.KID_SUBSETS_PER_BATCH", 4)
+    generator = torch.Generator().manual_seed(2)
+    a = torch.randn(700, 24, generator=generator)
+    b = torch.randn(500, 24, generator=generator) * 1.1 + 0.2
+    # The subsets as drawn one pair at a time (x then y), each scored alone in float64.
+    draws = torch.Generator().manual_seed(5)
+    one_at_a_time = torch.stack([
+        unbiased_mmd2(a[torch.randperm(700, generator=draws)[:300]].double(), b[torch.randperm(500, generator=draws)[:300]].double())
+        for _ in range(11)])  # 11 subsets: two full batches of 4 and a short one
+    batched = kernel_inception_distance(a, b, subsets=11, subset_size=300, generator=torch.Generator().manual_seed(5))
+    assert batched["kid_mean"] == pytest.approx(float(one_at_a_time.mean()), rel=1e-5)
+    assert batched["kid_std"] == pytest.approx(float(one_at_a_time.std(unbiased=False)), rel=1e-4)

@@ -29,7 +29,7 @@ from genlab.metrics.evaluator import (
     evaluator_for_dataset,
     inception_evaluator,
 )
-from genlab.metrics.reference import real_features
+from genlab.metrics.reference import real_features, real_prdc_radii
 
 METRICS = ("fid", "kid", "prdc", "classifier", "likelihood", "parzen", "modes", "reconstruction", "sharpness", "speed")
 FEATURES = ("evaluator", "inception")
@@ -215,7 +215,8 @@ class Evaluation:
                                "kernel": "(x.y/d + 1)^3"}
 
     def metric_prdc(self) -> None:
-        self.metrics.update(prdc.prdc(self.real_features, self.fake_features))
+        radii = real_prdc_radii(self.evaluator, self.real_x, self.real_features)  # cached with the reference features
+        self.metrics.update(prdc.prdc(self.real_features, self.fake_features, real_radii_by_k=radii))
         self.details["prdc"] = {"precision_recall_k": prdc.PRECISION_RECALL_K, "density_coverage_k": prdc.DENSITY_COVERAGE_K}
 
     def metric_classifier(self) -> None:

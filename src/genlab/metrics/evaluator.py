@@ -52,6 +52,12 @@ PRESENTATIONS = {"small": 48_000, "large": 240_000}
 EPOCH_RANGE = (2, 200)
 SHIFT_PIXELS = 2
 FEATURE_BATCH = 1000
+# Images per forward pass when computing features, per torch thread (at most FEATURE_BATCH_MAX): each
+# thread's activations stay in its cache, while every call still gives each thread enough work. Measured
+# on 10,000 Fashion-MNIST images, interleaved runs on the busy 2-core machine: at 1 thread batches of 500
+# took 1.1 s and 1,000 1.7 s; at 2 threads 1,000 took 2.9 s and 500 3.7 s.
+FEATURE_BATCH_PER_THREAD = 500
+FEATURE_BATCH_MAX = 4000
 
 INCEPTION_WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"  # torch-fidelity's release asset
 
@@ -161,9 +167,15 @@ class Evaluator:
     metadata: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
 
-    def features_and_probabilities(self, images: torch.Tensor, batch_size: int = FEATURE_BATCH
+    def features_and_probabilities(self, images: torch.Tensor, batch_size: int | None = None
                                    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Both outputs in one pass over `images`, batched; features (N, D), probabilities (N, K) or None."""
+        """Both outputs in one pass over `images`, batched; features (N, D), probabilities (N, K) or None.
+
+        `batch_size` None: `FEATURE_BATCH_PER_THREAD` images per torch thread. It sets only the work per
+        call: in eval mode each image is computed on its own (500 and 1,000 give identical bits here).
+        """
+        if batch_size is None:
+            batch_size = min(FEATURE_BATCH_PER_THREAD * torch.get_num_threads(), FEATURE_BATCH_MAX)
         feature_parts, probability_parts = [], []
         with torch.inference_mode():
             for start in range(0, images.shape[0], batch_size):
