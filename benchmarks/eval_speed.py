@@ -29,7 +29,6 @@ target: the end-to-end evaluation of 10,000 samples in under 60 s, reference fea
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -48,7 +47,7 @@ from genlab.metrics import fid, prdc
 from genlab.metrics.evaluate import choose_items, draw_samples
 from genlab.metrics.evaluator import Evaluator, evaluators_dir, get_evaluator
 from genlab.metrics.reference import real_features
-from machine import CpuSnapshot, machine_info  # benchmarks/machine.py, beside this script
+from machine import CpuSnapshot, load_summary, machine_info, write_results  # benchmarks/machine.py, beside this script
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "eval_speed.json"
 DATASETS = ("fashion-mnist", "mnist-5k")
@@ -268,20 +267,14 @@ def main() -> None:
         else:
             os.environ["GENLAB_CACHE"] = previous_cache
         shutil.rmtree(scratch, ignore_errors=True)
-    load = [result["other_cpu_fraction"]["median"] for by_model in results["datasets"].values() for result in by_model.values()]
-    results["load"] = {
-        "loadavg_before": [round(value, 2) for value in loadavg_before],
-        "loadavg_after": [round(value, 2) for value in os.getloadavg()],
-        "other_cpu_fraction_median": statistics.median(load),
-        "other_cpu_fraction_max": max(result["other_cpu_fraction"]["max"] for by_model in results["datasets"].values()
-                                      for result in by_model.values()),
-        "note": "other = machine busy CPU time (/proc/stat) minus this process and its children, per stage and per repeat",
-    }
+    measured = [result for by_model in results["datasets"].values() for result in by_model.values()]
+    results["load"] = load_summary(
+        loadavg_before, [result["other_cpu_fraction"]["median"] for result in measured],
+        "other = machine busy CPU time (/proc/stat) minus this process and its children, per stage and per repeat",
+        maxima=[result["other_cpu_fraction"]["max"] for result in measured])
     results["wall_seconds"] = time.perf_counter() - started
     print_report(results, console)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    console.print(f"wrote {args.out} ({results['wall_seconds']:.0f} s)")
+    write_results(results, args.out, console)
 
 
 if __name__ == "__main__":

@@ -3,10 +3,13 @@ while a benchmark runs; shared by every script in benchmarks/."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import resource
+import statistics
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -86,3 +89,24 @@ def own_cpu_seconds() -> float:
         if int(fields[1]) == my_pid:
             total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
     return total
+
+
+def load_summary(loadavg_before: tuple[float, ...], fractions: list[float], note: str,
+                 maxima: list[float] | None = None) -> dict[str, object]:
+    """The run's load record: load averages before and after, and the median and max share of the
+    machine's CPU that other processes used per measured window (`maxima`: per-window maxima when
+    `fractions` are already medians)."""
+    return {
+        "loadavg_before": [round(value, 2) for value in loadavg_before],
+        "loadavg_after": [round(value, 2) for value in os.getloadavg()],
+        "other_cpu_fraction_median": statistics.median(fractions) if fractions else 0.0,
+        "other_cpu_fraction_max": max(maxima if maxima is not None else fractions, default=0.0),
+        "note": note,
+    }
+
+
+def write_results(results: dict, out: Path, console) -> None:
+    """Write a benchmark's results as JSON to `out` and say where, with the run's wall time."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    console.print(f"wrote {out} ({results['wall_seconds']:.0f} s)")

@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import math
 import os
 import shutil
@@ -73,7 +72,7 @@ from genlab.train import accel
 
 # Modules beside this script: benchmarks/machine.py, flops.py, plain_loops.py.
 from flops import PEAK_SIZE, TrainingFlopCounter, measure_peaks, step_cycle
-from machine import CpuSnapshot, machine_info
+from machine import CpuSnapshot, load_summary, machine_info, write_results
 from plain_loops import ArrayImageDataset, InMemoryLoop, PILToTensorDataset, PlainLoop, plain_update_for
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "train_throughput.json"
@@ -706,19 +705,12 @@ def main() -> None:
         results["models"][name] = result
     other = [window["other_cpu_fraction"] for result in results["models"].values()
              for column in result["columns"].values() for window in column["windows"]]
-    results["load"] = {
-        "loadavg_before": [round(value, 2) for value in loadavg_before],
-        "loadavg_after": [round(value, 2) for value in os.getloadavg()],
-        "other_cpu_fraction_median": statistics.median(other) if other else 0.0,
-        "other_cpu_fraction_max": max(other) if other else 0.0,
-        "note": "other = machine busy CPU time (/proc/stat) minus this process and its children, per window",
-    }
+    results["load"] = load_summary(
+        loadavg_before, other, "other = machine busy CPU time (/proc/stat) minus this process and its children, per window")
     results["wall_seconds"] = time.perf_counter() - started
 
     print_report(results, console)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    console.print(f"wrote {args.out} ({results['wall_seconds']:.0f} s)")
+    write_results(results, args.out, console)
 
 
 if __name__ == "__main__":

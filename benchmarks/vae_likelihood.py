@@ -37,7 +37,6 @@ step) far fewer steps, so a failed ordering here is a statement about that budge
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -54,7 +53,7 @@ import genlab
 from genlab.data.batches import Batcher, to_float
 from genlab.errors import GenlabError
 from genlab.likelihood import binarize
-from machine import machine_info  # benchmarks/machine.py, beside this script
+from machine import machine_info, write_results  # benchmarks/machine.py, beside this script
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "vae_likelihood.json"
 BURDA_NET = {"hidden_dims": [200, 200], "activation": "tanh", "latent_dim": 50}
@@ -228,9 +227,7 @@ def main() -> None:
     results["loadavg_after"] = os.getloadavg()
     results["wall_seconds"] = time.perf_counter() - started
     print_report(results, console)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    console.print(f"wrote {args.out} ({results['wall_seconds']:.0f} s)")
+    write_results(results, args.out, console)
 
 
 if __name__ == "__main__":
