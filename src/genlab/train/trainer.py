@@ -267,14 +267,17 @@ class Trainer:
         samples = self.model.sample(self.config.num_samples, labels=labels, generator=generator)
         return save_samples(self.run_dir / "samples" / f"step-{step:06d}.png", samples)
 
+    def _training_rng_kept(self) -> contextlib.AbstractContextManager:
+        """Random draws inside leave the training RNG streams (CPU and this rank's GPU) as they were:
+        measurements never shift training, which under DDP must stay in step on every rank."""
+        return torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else [])
+
     def _evaluate(self) -> dict[str, float]:
         from genlab.data.batches import Batch
 
         totals: dict[str, float] = {}
         count = 0
-        # A dedicated generator state so held-out evaluation never shifts the training RNG stream
-        # (which, under DDP, must stay the same on every rank).
-        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+        with self._training_rng_kept():
             torch.manual_seed(self.config.seed + 999)
             for start in range(0, self.eval_x.shape[0], 500):
                 batch = Batch(self.eval_x[start : start + 500], self.eval_y[start : start + 500])
@@ -287,13 +290,11 @@ class Trainer:
         """Mode coverage or label-histogram entropy of samples drawn from a fixed seed."""
         if not (self.config.sample_diagnostics and self.model.cheap_sampling):
             return {}
-        rng_state = torch.get_rng_state()
-        if not self._sample_monitor_built:
-            self._sample_monitor = sample_monitor_for(self.dataset, seed=self.config.seed + 777)
-            self._sample_monitor_built = True
-        values = self._sample_monitor.measure(self.model) if self._sample_monitor is not None else {}
-        torch.set_rng_state(rng_state)
-        return values
+        with self._training_rng_kept():
+            if not self._sample_monitor_built:
+                self._sample_monitor = sample_monitor_for(self.dataset, seed=self.config.seed + 777)
+                self._sample_monitor_built = True
+            return self._sample_monitor.measure(self.model) if self._sample_monitor is not None else {}
 
     def _trainer_state(self, step: int, elapsed: float) -> dict[str, Any]:
         return {
