@@ -21,7 +21,7 @@ from genlab.config import from_dict
 from genlab.data.batches import to_float
 from genlab.data.registry import DataConfig, Dataset, load_dataset
 from genlab.errors import GenlabError
-from genlab.metrics import classifier, fid, likelihood, modes, prdc, sharpness
+from genlab.metrics import calibration, classifier, fid, likelihood, modes, prdc, sharpness
 from genlab.metrics.evaluator import (
     Evaluator,
     canonical_data_config,
@@ -136,6 +136,7 @@ class Evaluation:
         self.reference: dict[str, Any] = {}
         self.skipped: dict[str, str] = {}
         self.seconds: dict[str, float] = {}
+        self.calibration: dict[str, Any] | None = None
 
     # --- set-up -------------------------------------------------------------------------------------
     def load_data(self) -> None:
@@ -194,6 +195,21 @@ class Evaluation:
         self.real_features, self.real_probabilities, cached = real_features(self.evaluator, self.real_x)
         self.details["real_features_cached"] = cached
         self.seconds["features"] = time.perf_counter() - started
+
+    def calibrate(self) -> None:
+        """The references (real, blurred, noisy, one class, mean image, noise) at this sample count, cached."""
+        if self.is_points or not {"fid", "kid", "prdc", "sharpness"} & set(self.metric_names):
+            return
+        started = time.perf_counter()
+        self.say("calibration references (cached after the first time)")
+        other = "train" if self.options.split == "test" else "test"
+        other_x, other_y = self.dataset.split(other)
+        if other_x.shape[0] < 2:
+            return
+        distribution = self.class_distribution() if self.fake_probabilities is not None else None
+        self.calibration = calibration.calibrate(self.evaluator, self.real_x, other_x, other_y, int(self.samples.shape[0]),
+                                                 distribution, seed=self.options.seed)
+        self.seconds["calibration"] = time.perf_counter() - started
 
     # --- metrics ------------------------------------------------------------------------------------
     def metric_fid(self) -> None:
@@ -318,9 +334,30 @@ class Evaluation:
             self.skipped["sharpness"] = "points have no pixels"
             return
         result = sharpness.sharpness(self.samples, self.real_x)
-        self.metrics["sharpness"] = result["sharpness"]
-        self.metrics["sharpness_ratio"] = result["sharpness_ratio"]
+        # The raw variance of the Laplacian of every sample (noise scores high: it is not "sharp").
+        self.metrics["sharpness_all_samples"] = result["sharpness"]
         self.reference["sharpness_real"] = result["sharpness_real"]
+        # What claims use: only samples the evaluator recognises, as a ratio to the real images', and only
+        # for a run that passes the quality gate (a model that did not learn the data has no sharpness).
+        if self.calibration is None:
+            self.details["sharpness"] = "not measured: no calibration references for this evaluator"
+            return
+        gate = calibration.quality_gate({"fid": fid.fid_from_features(self.real_features, self.fake_features),
+                                         **self.metrics}, self.calibration)
+        mask = calibration.recognised(self.fake_features, self.fake_probabilities, self.real_features,
+                                      self.calibration["recognition_radius"])
+        recognised = calibration.recognised_sharpness(self.samples, self.real_x, mask)
+        self.metrics["recognised_share"] = recognised["recognised_share"]
+        if gate["passed"] is False:
+            self.details["sharpness"] = f"not measured: the run fails the quality gate ({gate['reason']})"
+        elif recognised["sharpness_ratio"] is None:
+            self.details["sharpness"] = (f"not measured: only {recognised['recognised_share']:.0%} of the samples are "
+                                         f"recognised by the evaluator (at least {calibration.RECOGNISED_MIN_SHARE:.0%} needed)")
+        else:
+            self.metrics["sharpness_ratio"] = recognised["sharpness_ratio"]
+            self.metrics["sharpness_log_error"] = recognised["sharpness_log_error"]
+            self.details["sharpness"] = (f"variance of the Laplacian of the {recognised['recognised_share']:.0%} of samples "
+                                         f"the evaluator recognises, divided by the real images'")
 
     def metric_speed(self) -> None:
         self.metrics["sampling_images_per_second"] = self.samples.shape[0] / max(self.sample_seconds, 1e-9)
@@ -339,6 +376,7 @@ class Evaluation:
         self.load_evaluator()
         self.sample()
         self.compute_features()
+        self.calibrate()
         for name in self.metric_names:
             begun = time.perf_counter()
             self.say(f"{name}")
@@ -363,6 +401,8 @@ class Evaluation:
             "features": evaluator_info,
             "metrics": self.metrics,
             "reference": self.reference,
+            "calibration": self.calibration,
+            "quality_gate": calibration.quality_gate(self.metrics, self.calibration),
             "details": self.details,
             "skipped": self.skipped,
             "seconds": self.seconds,

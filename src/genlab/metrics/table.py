@@ -28,8 +28,10 @@ ROWS = [
     ("parzen_bits_per_dim", "Parzen NLL (bits/dim)", "{:.4f}", "lower"),
     ("reconstruction_mse", "reconstruction MSE (pixels)", "{:.5f}", "lower"),
     ("reconstruction_feature_mse", "reconstruction MSE (features)", "{:.5f}", "lower"),
-    ("sharpness", "sharpness (var. of Laplacian)", "{:.5f}", "~real"),
-    ("sharpness_ratio", "sharpness samples / real", "{:.3f}", "~1"),
+    ("sharpness_all_samples", "var. of Laplacian, all samples", "{:.5f}", "~real"),
+    ("recognised_share", "samples the evaluator recognises", "{:.3f}", "higher"),
+    ("sharpness_ratio", "sharpness / real (recognised)", "{:.3f}", "~1"),
+    ("sharpness_log_error", "|log sharpness ratio|", "{:.3f}", "lower"),
     ("sampling_images_per_second", "sampling speed (images/s)", "{:,.0f}", "higher"),
     ("training_seconds", "training time (s)", "{:,.1f}", ""),
 ]
@@ -72,9 +74,21 @@ def row_note(key: str, result: dict[str, Any]) -> str:
         return f"WEAK estimate (Parzen window, sigma {parzen['sigma']:.3g})"
     if key == "reconstruction_feature_mse" and "feature_variance_real" in reference:
         return f"feature variance of real images: {reference['feature_variance_real']:.5f}"
-    if key == "sharpness":
-        return f"real images: {reference['sharpness_real']:.5f}"
+    if key == "sharpness_all_samples":
+        return f"real images: {reference['sharpness_real']:.5f} (noise scores high: see the recognised ratio)"
     return ""
+
+
+# The references shown beside each calibrated metric, in the order of expected quality.
+REFERENCE_COLUMNS = ("real", "blurred", "noisy", "one_class", "mean_image", "uniform_noise")
+
+
+def reference_note(key: str, result: dict[str, Any], template: str) -> str:
+    """The calibration references' values of `key` (real, blurred, ... noise), '' when not calibrated."""
+    references = (result.get("calibration") or {}).get("references", {})
+    parts = [f"{name.replace('_', ' ')} {_format(template, references[name].get(key))}"
+             for name in REFERENCE_COLUMNS if name in references and references[name].get(key) is not None]
+    return "; ".join(parts)
 
 
 def evaluation_table(result: dict[str, Any]) -> Table:
@@ -90,7 +104,8 @@ def evaluation_table(result: dict[str, Any]) -> Table:
     metrics = result["metrics"]
     for key, label, template, better in ROWS:
         if key in metrics:
-            table.add_row(label, _format(template, metrics[key]), better, row_note(key, result))
+            note = "; ".join(part for part in (row_note(key, result), reference_note(key, result, template)) if part)
+            table.add_row(label, _format(template, metrics[key]), better, note)
     for name, reason in result["skipped"].items():
         table.add_row(f"[dim]{name}[/dim]", "[dim]skipped[/dim]", "", f"[dim]{reason}[/dim]")
     return table
@@ -100,5 +115,14 @@ def print_evaluation(result: dict[str, Any], console: Console | None = None) -> 
     """Print the table of an `evaluate` result (and where eval.json went)."""
     console = console or Console()
     console.print(evaluation_table(result))
+    calibration = result.get("calibration")
+    if calibration:
+        console.print(f"references at {calibration['count']} images: "
+                      + "; ".join(f"{name.replace('_', ' ')} = {text}" for name, text in calibration["descriptions"].items()))
+        console.print(calibration["kid_scale"])
+    gate = result.get("quality_gate") or {}
+    if gate.get("passed") is not None:
+        verdict = "[green]passed[/green]" if gate["passed"] else "[red]FAILED[/red]"
+        console.print(f"quality gate {verdict}: {gate['reason']} (rule: {gate['rule']})")
     written = f"; written to {result['eval_json']}" if result.get("eval_json") else ""
     console.print(f"{result['seconds']['total']:.1f} s{written}", soft_wrap=True)  # a path must not wrap
