@@ -57,7 +57,8 @@ def test_train_sample_and_plot_end_to_end(tmp_path):
     assert result.returncode == 0, result.stderr
     assert Image.open(tmp_path / "curves.png").size[0] > 300
 
-    result = genlab_run("train", "vae", "--steps", "80", "--out", str(run_dir), "--quiet", "--resume")
+    # With --resume a budget counts from where the run stands: 20 more steps.
+    result = genlab_run("train", "vae", "--steps", "20", "--out", str(run_dir), "--quiet", "--resume")
     assert result.returncode == 0, result.stderr
     assert "trained vae for 80 steps" in result.stdout
 
@@ -67,7 +68,7 @@ def test_train_sample_and_plot_end_to_end(tmp_path):
     [
         (["train", "vea", "--steps", "1"], "unknown model 'vea'"),
         (["train", "vae", "--data", "mnistt", "--steps", "1"], "unknown dataset 'mnistt'"),
-        (["train", "vae", "--steps", "1", "--set", "latent_dim=two"], "must be an integer"),
+        (["train", "vae", "--steps", "1", "--set", "latent_dim=two"], "must be a whole number"),
         (["train", "vae", "--steps", "1", "--set", "hiden_dims=[3]"], "unknown config key 'hiden_dims'"),
         (["train", "vae", "--steps", "1", "--device", "cuda:3"], "cuda"),
         (["train", "vae", "--steps", "1", "--config", "missing.yaml"], "config file not found"),

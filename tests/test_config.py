@@ -21,8 +21,8 @@ def test_values_are_checked_and_coerced():
     "values, message",
     [
         ({"latent_dimm": 2}, "unknown config key 'latent_dimm'"),
-        ({"latent_dim": "two"}, "must be an integer"),
-        ({"latent_dim": 2.5}, "must be an integer"),
+        ({"latent_dim": "two"}, "must be a whole number"),
+        ({"latent_dim": 2.5}, "must be a whole number"),
         ({"likelihood": "poisson"}, "must be one of"),
         ({"batch_norm": "yes"}, "must be true or false"),
         ({"hidden_dims": 400}, "must be a list"),

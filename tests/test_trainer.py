@@ -125,7 +125,8 @@ def test_sigterm_stops_cleanly_after_a_checkpoint_and_resume_finishes(tmp_path):
     stopped_at = list_checkpoints(run_dir)[-1]
     assert stopped_at > 100 and (run_dir / "model.safetensors").is_file()
     assert genlab.load_run(run_dir).step == stopped_at
-    resumed = subprocess.run(genlab_command() + arguments[:3] + [str(stopped_at + 20)] + arguments[4:] + ["--resume"],
+    # With --resume, --steps counts from where the run stands: 20 more.
+    resumed = subprocess.run(genlab_command() + arguments[:3] + ["20"] + arguments[4:] + ["--resume"],
                              env=subprocess_env(), capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
     assert list_checkpoints(run_dir)[-1] == stopped_at + 20
@@ -159,8 +160,8 @@ def test_divergence_stops_with_a_clear_message_and_keeps_the_last_good_checkpoin
 def test_model_data_mismatch_is_a_clear_error(tmp_path):
     with pytest.raises(GenlabError, match="points"):
         genlab.train("dcgan", "toy2d", out=tmp_path / "x", steps=1, progress=False)
-    with pytest.raises(GenlabError, match="batch size"):
-        genlab.train("vae", {"name": "mnist-5k", "subset": 10}, out=tmp_path / "y", steps=1, progress=False)
+    with pytest.raises(GenlabError, match="batch size 64 is more than the 10 training items.*--batch-size 10"):
+        genlab.train("vae", {"name": "mnist-5k", "subset": 10}, out=tmp_path / "y", steps=1, progress=False, batch_size=64)
 
 
 def test_running_values_read_tensors_once_per_interval_and_catch_any_nan():

@@ -15,12 +15,37 @@ import typer
 
 from genlab.errors import GenlabError
 
+# Click's plain help layout (rich_markup_mode=None): it wraps help text and never cuts option names, at
+# any terminal width (rich's boxed tables cut long names such as --diagnostics-every at 80 columns).
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     help="Train, evaluate, compare and explore generative image models (VAEs, GANs, hybrids, baselines).",
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        import genlab
+
+        try:
+            torch_version = version("torch")
+        except PackageNotFoundError:
+            torch_version = "not installed"
+        typer.echo(f"genlab {genlab.__version__} (torch {torch_version}, python {sys.version.split()[0]})")
+        raise typer.Exit()
+
+
+@app.callback()
+def app_options(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="print genlab's version and exit"),
+) -> None:
+    """Train, evaluate, compare and explore generative image models (VAEs, GANs, hybrids, baselines)."""
 
 
 @app.command("models")
@@ -37,7 +62,7 @@ def models_command() -> None:
         typer.echo(f"{'':<14} defaults: " + ", ".join(f"{k}={v}" for k, v in defaults.items()))
 
 
-datasets_app = typer.Typer(help="List the datasets, or show examples of one (optionally corrupted).")
+datasets_app = typer.Typer(help="List the datasets, or show examples of one (optionally corrupted).", rich_markup_mode=None)
 app.add_typer(datasets_app, name="datasets")
 
 
@@ -75,30 +100,25 @@ def datasets_show_command(
 
 def _data_config(data: str, data_root: Optional[str], data_options: List[str]) -> dict:
     from genlab.config import parse_overrides
+    from genlab.train.inputs import data_values
 
-    from genlab.data.registry import list_datasets
+    return data_values(data, data_root, parse_overrides(data_options, option="--data-option"))
 
-    values = {"name": data}
-    if data not in {entry.name for entry in list_datasets()} and Path(data).expanduser().is_dir():
-        values = {"name": "image-folder", "root": data}  # `--data ~/photos` means that folder
-    if data_root:
-        values["root"] = data_root
-    overrides = parse_overrides(data_options)
-    known = {"subset", "test_subset", "resize", "channels", "seed", "root"}
-    values.update({k: v for k, v in overrides.items() if k in known})
-    extra = {k: v for k, v in overrides.items() if k not in known}
-    if extra:
-        values["options"] = extra
-    return values
+
+def _given(context: typer.Context, name: str) -> bool:
+    """Whether option `name` was given (command line or environment) rather than left at its default."""
+    source = context.get_parameter_source(name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
 
 
 @app.command("train")
 def train_command(
-    model: str = typer.Argument(..., help="a registered model name (see `genlab models`)"),
+    context: typer.Context,
+    model: str = typer.Argument(..., metavar="MODEL", help="a registered model name (see `genlab models`)"),
     data: str = typer.Option("mnist-5k", "--data", "-d", help="dataset name (see `genlab datasets`) or an image folder"),
-    steps: Optional[int] = typer.Option(None, help="budget in optimisation steps"),
-    epochs: Optional[float] = typer.Option(None, help="budget in passes over the training split"),
-    minutes: Optional[float] = typer.Option(None, help="budget in wall-clock minutes of training"),
+    steps: Optional[int] = typer.Option(None, help="budget in optimisation steps (with --resume: that many more)"),
+    epochs: Optional[float] = typer.Option(None, help="budget in passes over the training split (with --resume: more)"),
+    minutes: Optional[float] = typer.Option(None, help="budget in minutes of training time (with --resume: more)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="run folder (default runs/MODEL-DATA)"),
     seed: int = typer.Option(0, help="seed for weights, batches and sampling"),
     device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N"),
@@ -121,36 +141,52 @@ def train_command(
     threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: all cores)"),
     sync_batchnorm: Optional[bool] = typer.Option(None, "--sync-batchnorm/--no-sync-batchnorm",
                                                   help="under torchrun on GPUs: batch-norm statistics over the global batch"),
-    resume: bool = typer.Option(False, "--resume", help="continue the run in --out from its last checkpoint"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+    resume: bool = typer.Option(False, "--resume", help="continue the run in --out from its last checkpoint; a "
+                                "budget then counts from there (without one: to the saved budget)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar or progress lines"),
 ) -> None:
-    """Train MODEL on a dataset; writes config.yaml, metrics.jsonl, samples/ and checkpoints/."""
-    from genlab.config import parse_overrides, read_yaml
+    """Train MODEL on a dataset into a run folder (config.yaml, metrics.jsonl, samples/, checkpoints/).
+
+    Budget: the first of --steps, --epochs and --minutes to run out stops training; 1000 steps when none
+    is given. With --resume a budget counts from where the run stands (--resume --steps 600 trains 600
+    more steps); without one the run goes on to its saved budget, and says "nothing to train" (exit
+    status 1) when that is spent.
+
+    Examples:
+
+    \b
+      genlab train vae --data digits --steps 600
+      genlab train vae --data fashion-mnist --minutes 5 -o runs/vae-2d
+      genlab train vae --out runs/vae-2d --resume --minutes 2   # 2 more minutes
+      genlab train dcgan --data ~/photos --data-option resize=64 --epochs 10
+      genlab train dcgan --config dcgan.yaml --batch-size 32 --quiet
+    """
+    from genlab.config import parse_overrides
+    from genlab.train.inputs import read_config_file
     from genlab.train.trainer import train
 
     model_config: dict = {}
     data_values = _data_config(data, data_root, data_options)
     train_values: dict = {}
     if config_file is not None:
-        loaded = read_yaml(config_file)
-        if {"model", "train", "data"} & set(loaded):
-            model_config.update((loaded.get("model") or {}).get("config", loaded.get("model") or {}))
-            model_config.pop("name", None)
-            train_values.update(loaded.get("train") or {})
-            if loaded.get("data"):
-                data_values.update(loaded["data"])
-        else:
-            model_config.update(loaded)
+        model_config, train_values, file_data = read_config_file(config_file, model)
+        data_values.update(file_data)
     model_config.update(parse_overrides(overrides))
-    train_values.update(
-        {k: v for k, v in dict(steps=steps, epochs=epochs, minutes=minutes, batch_size=batch_size, precision=precision,
-                               channels_last=channels_last, threads=threads, sync_batchnorm=sync_batchnorm).items()
-         if v is not None}
-    )
-    train_values.update(seed=seed, device=device, sample_every=sample_every, checkpoint_every=checkpoint_every,
-                        log_every=log_every, eval_every=eval_every, diagnostics_every=diagnostics_every,
-                        gradient_histograms=gradient_histograms, progress=not quiet)
-    run = train(model, data=data_values, out=out, config=model_config, resume=resume, **train_values)
+    # Only the options given on the command line: the others keep the --config file's values or, with
+    # --resume, the saved run's (a resumed run keeps its seed and logging unless told otherwise).
+    given = {name: value for name, value in dict(
+        steps=steps, epochs=epochs, minutes=minutes, batch_size=batch_size, precision=precision,
+        channels_last=channels_last, threads=threads, sync_batchnorm=sync_batchnorm, seed=seed, device=device,
+        sample_every=sample_every, checkpoint_every=checkpoint_every, log_every=log_every, eval_every=eval_every,
+        diagnostics_every=diagnostics_every, gradient_histograms=gradient_histograms).items()
+        if _given(context, name)}
+    train_values.update(given)
+    train_values["progress"] = not quiet
+    run = train(model, data=data_values, out=out, config=model_config, resume=resume, more=True,
+                say=lambda message: typer.echo(message, err=True), **train_values)
+    if run.summary.get("nothing_to_train"):
+        typer.echo(run.summary["nothing_to_train"])
+        raise typer.Exit(1)
     stopped_by = run.summary.get("stopped_by")
     if stopped_by:
         typer.echo(f"stopped by {stopped_by} at step {run.step}; checkpoint saved in {run.path}; continue with --resume")
@@ -165,7 +201,8 @@ def sample_command(
     label: Optional[int] = typer.Option(None, "--label", help="class to generate (conditional models)"),
     seed: int = typer.Option(0, help="seed of the prior draw"),
     step: Optional[int] = typer.Option(None, help="use the checkpoint at this step instead of the final model"),
-    out: Path = typer.Option(Path("samples.png"), "--out", "-o", help="PNG to write"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="PNG to write (default RUN/sample.png, with "
+                                       "--per-class RUN/sample-per-class.png)"),
     per_class: Optional[int] = typer.Option(None, "--per-class", help="conditional models: a row of K samples per class"),
 ) -> None:
     """Draw N samples from a trained run and write them as a PNG grid (or one row per class)."""
@@ -175,6 +212,8 @@ def sample_command(
     if n < 1 or n > 10000:
         raise GenlabError(f"--n must be between 1 and 10000, got {n}")
     loaded = load_run(run, step=step)
+    if out is None:  # like the latent tools and `plot`: under the run folder
+        out = run / ("sample-per-class.png" if per_class is not None else "sample.png")
     if per_class is not None:
         import torch
 
@@ -195,7 +234,7 @@ def reconstruct_command(
     split: str = typer.Option("test", help="the dataset split to draw the images from: test | train"),
     seed: int = typer.Option(0, help="seed of the choice of images"),
     step: Optional[int] = typer.Option(None, help="use the checkpoint at this step instead of the final model"),
-    out: Path = typer.Option(Path("reconstructions.png"), "--out", "-o", help="PNG to write"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="PNG to write (default RUN/reconstructions.png)"),
 ) -> None:
     """Write held-out images with the model's reconstructions: each row of originals above its reconstructions."""
     from genlab.grids import run_reconstructions, save_reconstruction_grid
@@ -204,6 +243,7 @@ def reconstruct_command(
     if n < 1 or n > 10000 or columns < 1:
         raise GenlabError(f"--n must be between 1 and 10000 and --columns positive, got {n} and {columns}")
     originals, reconstructions = run_reconstructions(load_run(run, step=step), n=n, seed=seed, split=split)
+    out = out if out is not None else run / "reconstructions.png"  # under the run folder, as every run command
     typer.echo(str(save_reconstruction_grid(out, originals, reconstructions, columns)))
 
 
@@ -362,7 +402,7 @@ def explore_command(
     launch_explorer(path, host=host, port=port, components=components)
 
 
-study_app = typer.Typer(help="Comparison studies: many runs, evaluated, reported as HTML.")
+study_app = typer.Typer(help="Comparison studies: many runs, evaluated, reported as HTML.", rich_markup_mode=None)
 app.add_typer(study_app, name="study")
 
 

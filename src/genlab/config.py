@@ -20,24 +20,61 @@ from genlab.errors import GenlabError
 ConfigT = TypeVar("ConfigT")
 
 
-def _type_name(annotation: Any) -> str:
+def describe_type(annotation: Any) -> str:
+    """What a value of this annotation is, in words a user knows: 'a whole number', 'a list of numbers',
+    "one of 'relu', 'tanh'", never Python's names (`int`, `NoneType`)."""
     origin = get_origin(annotation)
+    if annotation is Any:
+        return "any value"
     if origin is Literal:
-        return " | ".join(repr(a) for a in get_args(annotation))
-    return getattr(annotation, "__name__", str(annotation)).replace("typing.", "")
+        return "one of " + ", ".join(repr(a) for a in get_args(annotation))
+    if origin in (Union, types.UnionType):
+        options = [o for o in get_args(annotation) if o is not type(None)]
+        words = " or ".join(describe_type(o) for o in options)
+        return f"{words} or null" if len(options) < len(get_args(annotation)) else words
+    if origin in (tuple, list):
+        args = get_args(annotation)
+        if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
+            return f"a list of {len(args)} items ({', '.join(_plural(a) for a in args)})"
+        return f"a list of {_plural(args[0])}" if args else "a list"
+    if origin is dict or annotation is dict:
+        return "a mapping of keys to values"
+    if dataclasses.is_dataclass(annotation):
+        return "a mapping of keys to values"
+    return _WORDS.get(annotation, "a value of another kind")
 
 
-def coerce(value: Any, annotation: Any, key: str) -> Any:
+_WORDS = {int: "a whole number", float: "a number", bool: "true or false", str: "text", type(None): "null"}
+_PLURALS = {int: "whole numbers", float: "numbers", bool: "true/false values", str: "texts"}
+
+
+def _plural(annotation: Any) -> str:
+    return _PLURALS.get(annotation) or describe_type(annotation)
+
+
+def coerce(value: Any, annotation: Any, key: str, kind: str = "config key") -> Any:
     """Check `value` against a type annotation, converting only where it is lossless.
 
-    ints become floats and lists become tuples; anything else that does not match raises.
+    ints become floats and lists become tuples; anything else that does not match raises a
+    `GenlabError` naming the key (as `kind`, e.g. "data option 'resize'") and what it must be.
     """
+    try:
+        return _coerce(value, annotation, key, kind)
+    except _Mismatch:
+        raise GenlabError(f"{kind} '{key}' must be {describe_type(annotation)}, got {value!r}") from None
+
+
+class _Mismatch(Exception):
+    """A value that does not fit its annotation (turned into one GenlabError for the whole value)."""
+
+
+def _coerce(value: Any, annotation: Any, key: str, kind: str) -> Any:
     origin = get_origin(annotation)
     if annotation is Any:
         return value
     if origin is Literal:
         if value not in get_args(annotation):
-            raise GenlabError(f"config key '{key}' must be one of {_type_name(annotation)}, got {value!r}")
+            raise _Mismatch
         return value
     if origin in (Union, types.UnionType):
         options = get_args(annotation)
@@ -47,38 +84,38 @@ def coerce(value: Any, annotation: Any, key: str) -> Any:
             if option is type(None):
                 continue
             try:
-                return coerce(value, option, key)
-            except GenlabError:
+                return _coerce(value, option, key, kind)
+            except _Mismatch:
                 continue
-        raise GenlabError(f"config key '{key}' must be {' or '.join(_type_name(o) for o in options)}, got {value!r}")
+        raise _Mismatch
     if origin in (tuple, list):
         if not isinstance(value, (list, tuple)):
-            raise GenlabError(f"config key '{key}' must be a list, got {value!r}")
+            raise _Mismatch
         args = get_args(annotation)
         if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
-            items = [coerce(v, args[0], key) for v in value]
+            items = [_coerce(v, args[0], key, kind) for v in value]
         elif origin is tuple and args:
             if len(args) != len(value):
-                raise GenlabError(f"config key '{key}' must have {len(args)} items, got {value!r}")
-            items = [coerce(v, a, key) for v, a in zip(value, args)]
+                raise _Mismatch
+            items = [_coerce(v, a, key, kind) for v, a in zip(value, args)]
         else:
-            items = [coerce(v, args[0], key) for v in value] if args else list(value)
+            items = [_coerce(v, args[0], key, kind) for v in value] if args else list(value)
         return tuple(items) if origin is tuple else items
-    if origin is dict:
+    if origin is dict or annotation is dict:
         if not isinstance(value, dict):
-            raise GenlabError(f"config key '{key}' must be a mapping, got {value!r}")
+            raise _Mismatch
         args = get_args(annotation)
         if len(args) == 2:
-            return {coerce(k, args[0], key): coerce(v, args[1], f"{key}.{k}") for k, v in value.items()}
+            return {coerce(k, args[0], key, kind): coerce(v, args[1], f"{key}.{k}", kind) for k, v in value.items()}
         return dict(value)
     if annotation is bool:
         if isinstance(value, bool):
             return value
-        raise GenlabError(f"config key '{key}' must be true or false, got {value!r}")
+        raise _Mismatch
     if annotation is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        raise GenlabError(f"config key '{key}' must be an integer, got {value!r}")
+        raise _Mismatch
     if annotation is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
@@ -88,30 +125,36 @@ def coerce(value: Any, annotation: Any, key: str) -> Any:
                 return float(value)
             except ValueError:
                 pass
-        raise GenlabError(f"config key '{key}' must be a number, got {value!r}")
+        raise _Mismatch
     if annotation is str:
         if isinstance(value, str):
             return value
-        raise GenlabError(f"config key '{key}' must be a string, got {value!r}")
+        raise _Mismatch
     if dataclasses.is_dataclass(annotation):
-        return from_dict(annotation, value, prefix=f"{key}.")
+        if not isinstance(value, dict):
+            raise _Mismatch
+        return from_dict(annotation, value, prefix=f"{key}.", kind=kind)
     raise TypeError(f"unsupported config annotation {annotation!r} for '{key}'")  # a bug, not user error
 
 
-def from_dict(config_class: type[ConfigT], values: dict[str, Any] | None, prefix: str = "") -> ConfigT:
-    """Build `config_class` from a plain dict, rejecting unknown keys and wrong types."""
+def from_dict(config_class: type[ConfigT], values: dict[str, Any] | None, prefix: str = "",
+              kind: str = "config key") -> ConfigT:
+    """Build `config_class` from a plain dict, rejecting unknown keys and wrong types.
+
+    `kind` names the keys in messages ("config key", "data option", "train option").
+    """
+    if values is not None and not isinstance(values, dict):
+        raise GenlabError(f"{prefix.rstrip('.') or config_class.__name__} must be a mapping of keys to values, got {values!r}")
     values = dict(values or {})
-    if not isinstance(values, dict):
-        raise GenlabError(f"config for {config_class.__name__} must be a mapping")
     hints = get_type_hints(config_class)
     known = {f.name for f in dataclasses.fields(config_class) if f.init}
     unknown = sorted(set(values) - known)
     if unknown:
         raise GenlabError(
-            f"unknown config key '{prefix}{unknown[0]}' for {config_class.__name__}; "
+            f"unknown {kind} '{prefix}{unknown[0]}' for {config_class.__name__}; "
             f"known keys: {', '.join(sorted(known))}"
         )
-    checked = {name: coerce(value, hints[name], prefix + name) for name, value in values.items()}
+    checked = {name: coerce(value, hints[name], prefix + name, kind) for name, value in values.items()}
     config = config_class(**checked)
     validate = getattr(config, "validate", None)
     if callable(validate):
@@ -134,14 +177,14 @@ def to_dict(config: Any) -> dict[str, Any]:
     return plain(config)
 
 
-def parse_overrides(assignments: typing.Iterable[str]) -> dict[str, Any]:
+def parse_overrides(assignments: typing.Iterable[str], option: str = "--set") -> dict[str, Any]:
     """Turn CLI `key=value` strings into a dict; values are read as YAML (`3`, `0.5`, `[64, 32]`, `true`)."""
     overrides: dict[str, Any] = {}
     for assignment in assignments:
         key, sep, raw = assignment.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise GenlabError(f"--set expects key=value, got {assignment!r}")
+            raise GenlabError(f"{option} expects key=value, got {assignment!r}")
         try:
             overrides[key] = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
@@ -152,10 +195,16 @@ def parse_overrides(assignments: typing.Iterable[str]) -> dict[str, Any]:
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping, with a clear error for a missing or malformed file."""
     path = Path(path)
+    if path.is_dir():
+        raise GenlabError(f"config file not found: {path} is a folder; give a YAML file")
     if not path.is_file():
         raise GenlabError(f"config file not found: {path}")
     try:
         loaded = yaml.safe_load(path.read_text())
+    except (UnicodeDecodeError, ValueError):
+        raise GenlabError(f"config file {path} is not a YAML text file") from None
+    except OSError as error:
+        raise GenlabError(f"config file {path} cannot be read: {error.strerror or error}") from None
     except yaml.YAMLError as error:
         raise GenlabError(f"config file {path} is not valid YAML: {str(error).splitlines()[0]}") from None
     if loaded is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from genlab.config import describe_type
 from genlab.data.registry import DataConfig
 from genlab.errors import GenlabError
 
@@ -28,7 +29,7 @@ def dataset_options(config: DataConfig, defaults: dict[str, Any]) -> dict[str, A
             valid = isinstance(value, type(default))
         if not valid:
             raise GenlabError(
-                f"dataset option '{key}' of '{config.name}' must be {type(default).__name__}, got {value!r}"
+                f"dataset option '{key}' of '{config.name}' must be {describe_type(type(default))}, got {value!r}"
             )
         options[key] = value
     return options

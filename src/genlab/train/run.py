@@ -20,6 +20,7 @@ from genlab.train.checkpoint import list_checkpoints, load_checkpoint, load_tens
 
 MODEL_FILE = "model.safetensors"
 CONFIG_FILE = "config.yaml"
+LOCK_FILE = ".train.lock"  # held by the process training into the folder (genlab.train)
 
 
 @dataclass

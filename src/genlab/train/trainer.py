@@ -7,22 +7,21 @@ writes what comes back. Everything a run needs to continue is in its folder.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
 import platform
 import random
 import signal
-import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 import genlab
 from genlab.config import from_dict, to_dict, write_yaml
@@ -35,6 +34,7 @@ from genlab.models.registry import create_model, get_model_class
 from genlab.train import accel, distributed
 from genlab.train.distributed import DistributedContext, DistributedModel
 from genlab.train.checkpoint import (
+    checkpoint_paths,
     list_checkpoints,
     load_checkpoint,
     model_tensors,
@@ -45,7 +45,8 @@ from genlab.train.checkpoint import (
     save_tensors,
 )
 from genlab.train.diagnostics import TrainingDiagnostics, sample_monitor_for
-from genlab.train.run import CONFIG_FILE, MODEL_FILE, Run
+from genlab.train.progress import Progress, format_duration
+from genlab.train.run import CONFIG_FILE, LOCK_FILE, MODEL_FILE, Run
 
 HISTOGRAM_FILE = "gradient_histograms.jsonl"
 
@@ -91,12 +92,15 @@ class TrainConfig:
             value = getattr(self, key)
             if value is not None and value <= 0:
                 raise GenlabError(f"train option '{key}' must be positive, got {value}")
+            if value is not None and not math.isfinite(value):
+                raise GenlabError(f"train option '{key}' must be a finite number, got {value}")
         for key in ("log_every", "eval_every", "sample_every", "checkpoint_every", "diagnostics_every"):
             if getattr(self, key) < 0:
                 raise GenlabError(f"train option '{key}' must be >= 0 (0 turns it off)")
 
 
 DEFAULT_STEPS = 1000
+BUDGET_KEYS = ("steps", "epochs", "minutes")
 FITTED_STEP = 1  # the step number of a fitted model's single `fit` over the training split
 
 
@@ -214,7 +218,8 @@ class Trainer:
     """Runs one model on one dataset into one run folder."""
 
     def __init__(self, model: GenerativeModel, dataset: Dataset, run_dir: Path, config: TrainConfig,
-                 run_config: dict[str, Any], context: DistributedContext | None = None) -> None:
+                 run_config: dict[str, Any], context: DistributedContext | None = None,
+                 say: Callable[[str], None] | None = None) -> None:
         self.model = model
         self.dataset = dataset
         self.run_dir = Path(run_dir)
@@ -223,14 +228,11 @@ class Trainer:
         # One process, or this rank of a torchrun job: rank 0 alone writes the run folder.
         self.context = context or DistributedContext()
         self.is_main = self.context.is_main
+        # Notices for the user (the plan, a capped batch), from rank 0 only.
+        self.say = (say or _default_say(config.progress)) if self.is_main else (lambda message: None)
         self.device = self.context.device(resolve_device(config.device))
-        self.batch_size = config.batch_size or getattr(model.config, "batch_size", 64)  # per process
+        self.batch_size = self._batch_size()  # per process
         world_size = self.context.world_size
-        if self.batch_size * world_size > dataset.train_x.shape[0]:
-            raise GenlabError(
-                f"batch size {self.batch_size}{f' x {world_size} processes' if world_size > 1 else ''} exceeds the "
-                f"{dataset.train_x.shape[0]} training items; use --set batch_size=..."
-            )
         accel.check_precision(config.precision, self.device)
         self.batcher = Batcher(dataset.train_x, dataset.train_y, self.batch_size, self.device, seed=config.seed,
                                rank=self.context.rank, world_size=world_size,
@@ -246,6 +248,28 @@ class Trainer:
         # Built at the first evaluation (it may fit a classifier); stays None when the data allows none.
         self._sample_monitor: Any = None
         self._sample_monitor_built = False
+
+    def _batch_size(self) -> int:
+        """The batch per process: the option, else the model's default, capped (with a notice) at the
+        training split when the default is larger; a batch the user chose that does not fit is an error."""
+        model_batch = getattr(self.model.config, "batch_size", 64)
+        batch_size = self.config.batch_size or model_batch
+        items, world_size = int(self.dataset.train_x.shape[0]), self.context.world_size
+        largest = items // world_size
+        if batch_size <= largest:
+            return batch_size
+        per_process = f" for {world_size} processes" if world_size > 1 else ""
+        if largest < 1:
+            raise GenlabError(f"'{self.dataset.name}' has {items} training items, too few{per_process}")
+        chosen = self.config.batch_size is not None or model_batch != getattr(type(self.model.config)(), "batch_size", None)
+        if chosen:
+            raise GenlabError(f"batch size {batch_size} is more than the {items} training items of '{self.dataset.name}'"
+                              f"{per_process}; use --batch-size {largest} or less")
+        self.say(f"batch size {largest}: the model's default of {batch_size} is more than the {items} training items of "
+                 f"'{self.dataset.name}'{per_process} (--batch-size sets it)")
+        self.config.batch_size = largest
+        self.run_config.setdefault("train", {})["batch_size"] = largest  # a resumed run keeps it
+        return largest
 
     def _total_steps(self) -> int:
         config = self.config
@@ -316,7 +340,19 @@ class Trainer:
                               f"checkpoint (step {kept[-1] if kept else 'none'}) is kept — lower the learning rate")
         if not self.is_main:
             return
-        save_checkpoint(self.run_dir, step, self.model, self.model.optimizers, self._trainer_state(step, elapsed))
+        try:
+            save_checkpoint(self.run_dir, step, self.model, self.model.optimizers, self._trainer_state(step, elapsed))
+        except OSError as error:
+            # Each file is written atomically, so older checkpoints are untouched; tensors written without
+            # their state file are never read, and are removed here when possible.
+            tensor_path, state_path = checkpoint_paths(self.run_dir, step)
+            if not state_path.exists():
+                with contextlib.suppress(OSError):
+                    tensor_path.unlink(missing_ok=True)
+            kept = list_checkpoints(self.run_dir)
+            raise GenlabError(f"could not write the checkpoint at step {step}: {_io_problem(error, tensor_path)}; "
+                              f"{f'the checkpoint at step {kept[-1]} is kept' if kept else 'no earlier checkpoint'} — "
+                              f"{_io_hint(error)}, then continue with --resume") from None
         prune_checkpoints(self.run_dir, self.config.keep_checkpoints)
 
     def _resume(self) -> tuple[int, float]:
@@ -357,6 +393,11 @@ class Trainer:
         self.model.setup_optimizers()
         self.model.attach_diagnostics(self.diagnostics)
         start_step, elapsed_before = self._resume() if resume else (0, 0.0)
+        budget_seconds = config.minutes * 60 if config.minutes is not None else math.inf
+        if not fitted and (start_step >= self.total_steps or elapsed_before >= budget_seconds):
+            return self._nothing_to_train(start_step, elapsed_before)
+        if not fitted:
+            self.say(self._plan(start_step, elapsed_before))
         if self.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             write_yaml(self.run_dir / CONFIG_FILE, self.run_config)
@@ -369,7 +410,6 @@ class Trainer:
             # in one `fit` call instead of the step loop; the run records it as step FITTED_STEP.
             return self._fit_once(start_step, elapsed_before)
 
-        budget_seconds = config.minutes * 60 if config.minutes is not None else math.inf
         started = time.perf_counter()
         # Each value is averaged over the steps that reported it (a GAN reports its generator loss only
         # on generator steps, gradient norms only on diagnostic steps).
@@ -378,10 +418,8 @@ class Trainer:
         step = start_step
         last_good_checkpoint = start_step
         last_timed_checkpoint = elapsed_before
-        bar = tqdm(total=self.total_steps if self.total_steps < 10**12 else None, initial=start_step,
-                   disable=not (config.progress and self.is_main), desc=f"{self.model.registry_name}", unit="step", dynamic_ncols=True,
-                   # In a log file (no terminal) a line every 30 s, not a carriage return per step.
-                   mininterval=0.2 if sys.stderr.isatty() else 30.0)
+        progress = Progress(self.model.registry_name, start_step, self.total_steps if self.total_steps < 10**12 else None,
+                            budget_seconds, elapsed_before, enabled=config.progress and self.is_main)
         log_file = (self.run_dir / "metrics.jsonl").open("a") if self.is_main else None
         step_context = accel.autocast(config.precision, self.device)
         wrapped = distributed.step if distributed is not None else contextlib.nullcontext
@@ -430,9 +468,9 @@ class Trainer:
                         row["images_per_second"] = (interval_steps * self.batch_size * self.context.world_size
                                                     / max(interval_seconds, 1e-9))
                         interval_steps, interval_seconds = 0, 0.0
-                        # Grouped values (per-layer gradient norms, "group/name") stay out of the bar.
-                        bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if "/" not in k and k != "images_per_second"},
-                                        refresh=False)
+                        # Grouped values (per-layer gradient norms, "group/name") stay out of the progress.
+                        progress.show_losses({k: v for k, v in row.items() if "/" not in k and k != "images_per_second"},
+                                             step, elapsed)
                     if config.eval_every and step % config.eval_every == 0 and self.is_main:
                         row.update(self._evaluate())
                         row.update(self._sample_diagnostics())
@@ -448,16 +486,57 @@ class Trainer:
                         self._checkpoint(step, elapsed)
                         last_good_checkpoint = step
                         last_timed_checkpoint = elapsed
-                    bar.update(1)
+                    progress.update(step, elapsed)
                 stopped_by = stop.requested
             if distributed is not None:
                 distributed.broadcast_buffers()
         finally:
-            bar.close()
+            progress.close()
             if log_file is not None:
                 log_file.close()
         run = self._finish(step, elapsed_before + time.perf_counter() - started)
         run.summary["stopped_by"] = stopped_by
+        return run
+
+    def _budget_words(self, start_step: int, elapsed_before: float, more: bool) -> str:
+        """'600 steps', '600 more steps, to step 1600 or 0.5 more minutes, to 1:02 of training (whichever
+        ends first)': what is left of the budget from (start_step, elapsed_before)."""
+        extra = " more" if more else ""
+        parts = []
+        if self.total_steps < 10**12:
+            count = self.total_steps - start_step
+            text = f"{count}{extra} step{'s' if count != 1 else ''}"
+            steps_per_epoch = self.batcher.steps_per_epoch
+            if (self.config.epochs is not None and self.total_steps == math.ceil(self.config.epochs * steps_per_epoch)
+                    and (self.config.steps is None or self.total_steps < self.config.steps)):
+                text += f" ({count / steps_per_epoch:.3g}{extra} epochs of {steps_per_epoch} steps)"
+            parts.append(text + (f", to step {self.total_steps}" if more else ""))
+        if self.config.minutes is not None:
+            minutes = self.config.minutes - elapsed_before / 60
+            parts.append(f"{minutes:.3g}{extra} minute{'s' if minutes != 1 else ''}"
+                         + (f", to {format_duration(self.config.minutes * 60)} of training" if more else ""))
+        return " or ".join(parts) + (" (whichever ends first)" if len(parts) > 1 else "")
+
+    def _plan(self, start_step: int, elapsed_before: float) -> str:
+        """The line said before training: what will be trained."""
+        if start_step == 0:
+            default = all(getattr(self.config, key) is None for key in BUDGET_KEYS)
+            return (f"training {self.model.registry_name} on {self.dataset.name}: {self._budget_words(0, 0.0, False)}"
+                    + (" (the default budget; --steps, --epochs or --minutes set one)" if default else ""))
+        return (f"resuming {self.run_dir} at step {start_step} ({format_duration(elapsed_before)} trained): training "
+                f"{self._budget_words(start_step, elapsed_before, True)}")
+
+    def _nothing_to_train(self, step: int, elapsed: float) -> Run:
+        """A resumed run whose budget is already spent: nothing is trained and its saved config (budget
+        included) is kept; the run's final files are completed if a stop left them unwritten."""
+        message = (f"nothing to train: {self.run_dir} is at step {step} ({format_duration(elapsed)} of training), the end "
+                   f"of its budget of {self._budget_words(0, 0.0, False)}; give --steps N, --epochs E or --minutes M "
+                   f"to train that much more")
+        from genlab.config import read_yaml
+
+        self.run_config = read_yaml(self.run_dir / CONFIG_FILE)
+        run = self._finish(step, elapsed)
+        run.summary["nothing_to_train"] = message
         return run
 
     def _fit_once(self, start_step: int, elapsed_before: float) -> Run:
@@ -502,12 +581,80 @@ class Trainer:
         return Run(path=self.run_dir, config=self.run_config, model=self.model, step=step)
 
 
+def _default_say(progress: bool) -> Callable[[str], None]:
+    """Library calls without a `say`: notices go to stderr while progress is shown, else nowhere."""
+    if not progress:
+        return lambda message: None
+    import sys
+
+    return lambda message: print(message, file=sys.stderr, flush=True)
+
+
+# Writes that fail for reasons outside genlab: a full disk, a lost permission, a path through a file.
+IO_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR,
+             errno.EEXIST, errno.ENAMETOOLONG}
+
+
+def _io_problem(error: OSError, path: Path | None = None) -> str:
+    where = error.filename or path
+    return f"{error.strerror or error}" + (f" ({where})" if where else "")
+
+
+def _io_hint(error: OSError) -> str:
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "free some disk space"
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "make the run folder writable or choose another --out"
+    return "check the run folder"
+
+
 def _as_data_config(data: str | DataConfig | dict[str, Any]) -> DataConfig:
+    from genlab.train.inputs import data_values
+
     if isinstance(data, DataConfig):
         return data
     if isinstance(data, str):
-        return DataConfig(name=data)
-    return from_dict(DataConfig, data)
+        data = data_values(data)  # a dataset name, or a folder of images
+    return from_dict(DataConfig, data, kind="data option")
+
+
+@contextlib.contextmanager
+def _run_lock(run_dir: Path, is_main: bool):
+    """Hold the run folder's lock file while training, so that a second process training into the same
+    folder stops at once with a clear error. The folder is created here; if nothing but the lock ends up
+    in a folder created for this run (an error before training), it is removed again."""
+    if not is_main:  # under torchrun rank 0 holds it for the job
+        yield
+        return
+    from filelock import FileLock, Timeout
+
+    if run_dir.exists() and not run_dir.is_dir():
+        raise GenlabError(f"--out {run_dir} is a file, not a folder; choose another --out")
+    # The outermost folder this call creates (runs/ too, for a first run), removed again if unused.
+    created = next((folder for folder in reversed([run_dir, *run_dir.parents]) if not folder.exists()), None)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise GenlabError(f"cannot create the run folder {run_dir}: {_io_problem(error)}") from None
+    lock = FileLock(str(run_dir / LOCK_FILE), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise GenlabError(f"{run_dir} is being trained by another genlab process; wait for it to end or choose "
+                          f"another --out") from None
+    except OSError as error:
+        raise GenlabError(f"cannot lock the run folder {run_dir}: {_io_problem(error)}; {_io_hint(error)}") from None
+    try:
+        yield
+    finally:
+        lock.release()
+        if created is not None and {path.name for path in run_dir.iterdir()} <= {LOCK_FILE}:
+            with contextlib.suppress(OSError):
+                (run_dir / LOCK_FILE).unlink(missing_ok=True)
+                for folder in [run_dir, *run_dir.parents]:
+                    folder.rmdir()  # only empty folders; stops at the first that is not
+                    if folder == created:
+                        break
 
 
 def train(
@@ -517,18 +664,48 @@ def train(
     *,
     config: dict[str, Any] | None = None,
     resume: bool = False,
+    more: bool = False,
+    say: Callable[[str], None] | None = None,
     **train_options: Any,
 ) -> Run:
     """Train a registered model on a dataset into a run folder and return the `Run`.
 
     `genlab.train("vae", "mnist-5k", out="runs/vae", steps=500, config={"latent_dim": 2})`.
     `train_options` are `TrainConfig` fields (steps, epochs, minutes, seed, device, ...).
+
+    Budgets: the first of steps / epochs / minutes to run out stops training (1000 steps when none is
+    given). With `resume=True` the run continues from its last checkpoint (a folder without one starts
+    a new run, with a notice). A budget given with `resume` replaces the saved one as a whole; it is the
+    run's total, or, with `more=True` (what `genlab train --resume` does), counted from where the run
+    stands: `steps=600` trains 600 more steps. Without a budget a resumed run continues to its saved
+    budget. When nothing is left to train the run is returned untouched, its saved budget kept, with
+    `run.summary["nothing_to_train"]` saying so.
+
+    `say` receives one-line notices (the plan, a capped batch); by default they go to stderr while
+    `progress` is on. Only one process at a time may train into a run folder (a lock file).
     """
     run_dir = Path(out) if out is not None else Path("runs") / f"{model}-{_as_data_config(data).name}"
     # Under torchrun: join the job first, so every rank checks the run folder before rank 0 writes to it.
     context = distributed.initialise(str(train_options.get("device", "auto")))
+    if say is None:
+        say = _default_say(bool(train_options.get("progress", True)))
+    if not context.is_main:
+        say = lambda message: None  # noqa: E731
     try:
-        run = _train(model, data, run_dir, config, resume, context, train_options)
+        if resume and not list_checkpoints(run_dir):
+            # First, so that a mistyped --out is seen at once.
+            say(f"nothing to resume in {run_dir} ({'no checkpoint there' if run_dir.is_dir() else 'no such folder'}): "
+                f"starting a new run")
+        with _run_lock(run_dir, context.is_main):
+            run = _train(model, data, run_dir, config, resume, more, context, train_options, say)
+    except OSError as error:
+        context.close(wait=False)
+        if error.errno not in IO_ERRNOS:
+            raise
+        kept = list_checkpoints(run_dir) if run_dir.is_dir() else []
+        what = f"{error.filename}: {error.strerror}" if error.filename else f"to {run_dir}: {error.strerror or error}"
+        raise GenlabError(f"could not write {what}; {_io_hint(error)}"
+                          + (f" (the checkpoint at step {kept[-1]} is kept: continue with --resume)" if kept else "")) from None
     except BaseException:
         context.close(wait=False)  # torchrun stops the other ranks; do not wait for them
         raise
@@ -536,12 +713,39 @@ def train(
     return run
 
 
+def _resume_budget(run_dir: Path, saved_train: dict[str, Any], train_options: dict[str, Any], more: bool) -> dict[str, Any]:
+    """The train options of a resumed run: the saved ones, updated by those given now. A budget given now
+    replaces the saved budget as a whole (a saved, spent `steps` must not cap a new `minutes`); with
+    `more`, it counts from the last checkpoint and is turned into the run's new totals."""
+    options = {**saved_train, **train_options}
+    given = {key: train_options[key] for key in BUDGET_KEYS if train_options.get(key) is not None}
+    if not given:
+        return options
+    options.update({key: None for key in BUDGET_KEYS})
+    options.update(given)
+    if more:
+        step = list_checkpoints(run_dir)[-1]
+        try:
+            state = json.loads(checkpoint_paths(run_dir, step)[1].read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise GenlabError(f"checkpoint state of step {step} in {run_dir} is unreadable ({error})") from None
+        checked = from_dict(TrainConfig, {key: options[key] for key in given}, kind="train option")
+        if checked.steps is not None:
+            options["steps"] = step + checked.steps
+        if checked.epochs is not None:
+            options["epochs"] = float(state.get("epoch", 0.0)) + checked.epochs
+        if checked.minutes is not None:
+            options["minutes"] = float(state.get("elapsed_seconds", 0.0)) / 60 + checked.minutes
+    return options
+
+
 def _train(model: str, data: str | DataConfig | dict[str, Any], run_dir: Path, config: dict[str, Any] | None,
-           resume: bool, context: DistributedContext, train_options: dict[str, Any]) -> Run:
+           resume: bool, more: bool, context: DistributedContext, train_options: dict[str, Any],
+           say: Callable[[str], None]) -> Run:
     existing = list_checkpoints(run_dir)
     if existing and not resume:
         raise GenlabError(f"{run_dir} already holds a run (checkpoint at step {existing[-1]}); add --resume to continue it or choose another --out")
-    train_config = from_dict(TrainConfig, train_options)
+    train_config = from_dict(TrainConfig, train_options, kind="train option")
     if resume and existing:
         # Continue exactly the saved run: model and data come from its config.yaml; only the
         # trainer options (the budget, logging) may change.
@@ -552,11 +756,10 @@ def _train(model: str, data: str | DataConfig | dict[str, Any], run_dir: Path, c
             raise GenlabError(f"{run_dir} holds a '{saved['model']['name']}' run, not '{model}'")
         if config and config != saved["model"]["config"] and any(saved["model"]["config"].get(k) != v for k, v in config.items()):
             raise GenlabError("--resume continues the saved model config; drop the changed --set/--config options")
-        data_config = from_dict(DataConfig, saved["data"])
+        data_config = from_dict(DataConfig, saved["data"], kind="data option")
         model_config = saved["model"]["config"]
-        saved_train = dict(saved.get("train", {}))
-        saved_train.update(train_options)
-        train_config = from_dict(TrainConfig, saved_train)
+        train_config = from_dict(TrainConfig, _resume_budget(run_dir, dict(saved.get("train") or {}), train_options, more),
+                                 kind="train option")
     else:
         data_config = _as_data_config(data)
         model_config = dict(config or {})
@@ -579,6 +782,6 @@ def _train(model: str, data: str | DataConfig | dict[str, Any], run_dir: Path, c
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **environment_metadata(),
     }
-    trainer = Trainer(instance, dataset, run_dir, train_config, run_config, context)
+    trainer = Trainer(instance, dataset, run_dir, train_config, run_config, context, say=say)
     context.barrier()  # every rank has read the run folder before rank 0 writes it
     return trainer.fit(resume=resume)
