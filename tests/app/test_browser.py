@@ -7,6 +7,7 @@ where it runs as root).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -67,11 +68,37 @@ def test_moving_a_slider_changes_the_decoded_image(page, tmp_path):
         shutil.copy(screenshot, Path(keep) / "explorer.png")
 
 
-def test_clicking_the_latent_map_decodes_that_point(page):
+def text_of(page, element_id: str) -> str:
+    return page.locator(f"#{element_id} textarea").input_value()
+
+
+def test_clicking_the_latent_map_decodes_that_point_and_moves_z_there(page):
     wait_for_new_image(page, "map-manifold", None)
     box = page.locator("#map-manifold img").bounding_box()
     page.locator("#map-manifold img").click(position={"x": box["width"] * 0.25, "y": box["height"] * 0.75})
     first = wait_for_new_image(page, "map-point", None)
     page.locator("#map-manifold img").click(position={"x": box["width"] * 0.8, "y": box["height"] * 0.2})
     assert wait_for_new_image(page, "map-point", first) != first
+    clicked = text_of(page, "point-code")
+    # z follows the click: its code is the clicked one to the sliders' step (the runs' priors are N(0, I),
+    # and the page's first run has fewer components than sliders), and slider z0 shows its first component.
+    page.wait_for_function(
+        "([clicked]) => { const z = JSON.parse(document.querySelector('#z-code textarea').value || '[]');"
+        " const point = JSON.parse(clicked); return z.length === point.length"
+        " && z.every((value, k) => Math.abs(value - point[k]) <= 0.006); }", arg=[clicked], timeout=60_000)
+    z0 = json.loads(text_of(page, "z-code"))[0]
+    assert float(page.locator("#slider-0 input[type=range]").input_value()) == pytest.approx(z0, abs=1e-6)
     assert page.outside_requests == [], "the page must not fetch anything from outside the app"
+
+
+def test_a_bad_field_in_one_tab_never_breaks_the_run_switch(page):
+    """The issue's path: the Samples tab's seed set to -5, then another run picked."""
+    page.get_by_role("tab", name="Samples").click()
+    page.locator("#sample-seed input").fill("-5")
+    page.locator("#sample-seed input").press("Enter")  # refused: an error on the samples alone
+    decoded = image_source(page, "decoded")
+    page.locator("#run input").click()
+    page.get_by_role("option", name="gans/dcgan").click()
+    page.wait_for_function("() => document.querySelector('#run-info')?.innerText.includes('dcgan')", timeout=60_000)
+    assert wait_for_new_image(page, "decoded", decoded) != decoded  # the decoded z shows the new run's
+    assert "no encoder" in page.locator("#run-info").inner_text()

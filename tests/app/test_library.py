@@ -163,3 +163,31 @@ def test_conditional_models_decode_the_chosen_class(explorer):
     images, labels, _ = explorer.library.test_split("cvae")
     code = encode(explorer.library.run("cvae").model, images[2:3], labels[2:3])[0]
     assert label == int(labels[2]) and json.loads(text) == pytest.approx(code.tolist(), abs=1e-3)
+
+
+def test_a_map_point_becomes_the_sliders_and_the_current_z_is_marked_on_the_map(explorer):
+    # 2-D latent: the map is the latent plane; the sliders take the point exactly (to their 0.01 step).
+    assert explorer.point_sliders("vae2", None, 0.5, -1.25) == [0.5, -1.25, 0.0, 0.0]
+    # 3-D latent, PCA plane: the sliders cover the whole code, so z becomes the clicked code.
+    run, _, clicked = explorer.map_point_code("cvae", 2, 0.3, -0.2)
+    _, code = explorer.slider_code("cvae", 0, explorer.point_sliders("cvae", 2, 0.3, -0.2)[:3])
+    assert torch.allclose(code, clicked, atol=0.006)
+
+    result = explorer.library.latent_map("vae2", None)
+    codes, manifold, _ = explorer.map_pictures("vae2", None)
+    x, y = result.pixel_to_point(100, 300, *manifold.size)
+    marked_codes, marked_manifold = explorer.marked_map("vae2", None, torch.tensor([x, y]))
+    column, row = result.point_to_pixel(x, y, *manifold.size)
+    for plain, marked in ((codes, marked_codes), (manifold, marked_manifold)):
+        changed = np.argwhere((pixels(plain) != pixels(marked)).any(axis=2))  # (row, column) of the cross
+        assert len(changed) > 0
+        centre = (changed.min(0) + changed.max(0)) / 2
+        assert abs(centre[0] - row) <= 1.5 and abs(centre[1] - column) <= 1.5
+    # A z off the map is marked at the map's edge, not lost.
+    _, edge = explorer.marked_map("vae2", None, torch.tensor([1e3, 0.0]))
+    changed = np.argwhere((pixels(manifold) != pixels(edge)).any(axis=2))
+    assert changed[:, 1].max() == manifold.width - 1
+    # The cross's position is the code's projection on the map's plane: to_points inverts to_codes.
+    cvae_map = explorer.library.latent_map("cvae", 2)
+    points = torch.tensor([[0.3, -0.2], [-1.0, 2.0]])
+    assert torch.allclose(cvae_map.to_points(cvae_map.to_codes(points)), points, atol=1e-5)

@@ -188,6 +188,19 @@ def single_picture(image: torch.Tensor) -> Image.Image:
     return display(Image.fromarray(make_grid(image.unsqueeze(0), 1, padding=0)).convert("RGB"))
 
 
+def draw_crosshair(picture: Image.Image, column: float, row: float, arm: int = 9) -> None:
+    """Mark pixel (column, row) of `picture` in place: a black cross outlined in white, visible on light and
+    dark images; a point outside the picture is marked at its nearest edge."""
+    from PIL import ImageDraw
+
+    column = min(max(column, 0.0), picture.width - 1.0)
+    row = min(max(row, 0.0), picture.height - 1.0)
+    draw = ImageDraw.Draw(picture)
+    for colour, width in (("white", 5), ("black", 2)):
+        draw.line([(column - arm, row), (column + arm, row)], fill=colour, width=width)
+        draw.line([(column, row - arm), (column, row + arm)], fill=colour, width=width)
+
+
 def format_code(code: torch.Tensor, limit: int = 64) -> str:
     """A code as a short JSON list (rounded; long codes truncated with a count)."""
     values = [round(float(value), 3) for value in code.reshape(-1)[:limit]]
@@ -283,7 +296,12 @@ class Explorer:
     def slider_values(self, name: str | None, seed: Any) -> list[float]:
         """The first K components of the seed's code, in prior standard deviations from the prior's centre."""
         run = self.latent_run(name)
-        code = self.base_code(run, self.seed(seed))
+        return self.sliders_for_code(name, self.base_code(run, self.seed(seed)))
+
+    def sliders_for_code(self, name: str | None, code: torch.Tensor) -> list[float]:
+        """Slider positions for the first K components of `code` (D,): prior standard deviations from the
+        prior's centre, clamped to ±SLIDER_RANGE, at the sliders' step; sliders past the code read 0."""
+        run = self.latent_run(name)
         centre, scale = self.library.prior_spread(name)
         count = min(self.components, run.model.latent_dim)
         values = ((code[:count] - centre[:count]) / scale[:count]).clamp(-SLIDER_RANGE, SLIDER_RANGE)
@@ -327,8 +345,8 @@ class Explorer:
         row = self.real(row, 0, height - 1, "pixel row")
         return result.pixel_to_point(column, row, width, height)
 
-    def decode_point(self, name: str | None, label: Any, x: Any, y: Any) -> tuple[Image.Image, str]:
-        """Decode the code at map point (x, y); the point must lie within twice the map's extent."""
+    def map_point_code(self, name: str | None, label: Any, x: Any, y: Any) -> tuple[Run, int | None, torch.Tensor]:
+        """(run, class, the code (D,) at map point (x, y)); the point must lie within twice the map's extent."""
         run = self.latent_run(name)
         label = self.label(run, label)
         result = self.library.latent_map(name, label)
@@ -336,9 +354,35 @@ class Explorer:
         x_pad, y_pad = (x_max - x_min) / 2, (y_max - y_min) / 2
         x = self.real(x, x_min - x_pad, x_max + x_pad, "map x")
         y = self.real(y, y_min - y_pad, y_max + y_pad, "map y")
-        code = result.to_codes([x, y])
+        return run, label, result.to_codes([x, y])
+
+    def decode_point(self, name: str | None, label: Any, x: Any, y: Any) -> tuple[Image.Image, str]:
+        """Decode the code at map point (x, y); the point must lie within twice the map's extent."""
+        run, label, code = self.map_point_code(name, label, x, y)
         image = decode(run.model, code.unsqueeze(0), label_batch(run.model, label, 1))[0]
         return single_picture(image), format_code(code)
+
+    def point_sliders(self, name: str | None, label: Any, x: Any, y: Any) -> list[float]:
+        """Slider positions that move z to map point (x, y): exactly when the sliders cover the whole code
+        (and the point lies within ±SLIDER_RANGE), else its first K components."""
+        _, _, code = self.map_point_code(name, label, x, y)
+        return self.sliders_for_code(name, code)
+
+    def marked_map(self, name: str | None, label: Any, code: torch.Tensor) -> tuple[Image.Image | None, Image.Image]:
+        """The map's pictures (the codes, None without an encoder; the decoded grid), each with a crosshair
+        where `code` (D,) falls on the map's plane (held at the edge when it falls outside)."""
+        run = self.latent_run(name)
+        if run.model.latent_dim < 2:
+            raise GenlabError("a latent map needs at least 2 latent dimensions; use the sliders")
+        result = self.library.latent_map(name, self.label(run, label))
+        manifold = result.manifold_picture()
+        x, y = result.to_points(code).tolist()
+        codes = None if result.points is None else result.codes_picture(manifold.width, manifold.height)
+        column, row = result.point_to_pixel(x, y, manifold.width, manifold.height)
+        for picture in (codes, manifold):
+            if picture is not None:
+                draw_crosshair(picture, column, row)
+        return codes, manifold
 
     # --- interpolation ---------------------------------------------------------------------------------
     def interpolation(self, name: str | None, seed_a: Any, seed_b: Any, steps: Any, method: str, label: Any) -> Image.Image:

@@ -77,6 +77,11 @@ class LatentMap:
         points = torch.as_tensor(points, dtype=torch.float32)
         return self.origin + points @ self.directions
 
+    def to_points(self, codes: torch.Tensor) -> torch.Tensor:
+        """Map points (..., 2) of codes (..., D): their orthogonal projection on the plane (the directions
+        are orthonormal), so `to_points(to_codes(p)) == p`."""
+        return (torch.as_tensor(codes, dtype=torch.float32) - self.origin) @ self.directions.T
+
     def grid_points(self) -> torch.Tensor:
         """Map points at the centres of the grid's cells, (grid_size², 2), row-major from the top."""
         x_min, x_max, y_min, y_max = self.extent
