@@ -115,7 +115,7 @@ def list_datasets() -> list[DatasetEntry]:
 
 def _import_builtin_loaders() -> None:
     # Importing the modules runs their @register_dataset decorators.
-    from genlab.data import bundled, cifar, folder, mnist, stacked, toy2d  # noqa: F401
+    from genlab.data import bundled, cifar, faces, folder, mnist, stacked, toy2d  # noqa: F401
 
 
 def load_dataset(name: str | DataConfig = "mnist-5k", **options: Any) -> Dataset:
