@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from genlab.errors import GenlabError
+from genlab.studies.fallback import resolve_datasets
 from genlab.studies.spec import RunSpec, StudySpec, choose_budget, expand_runs, load_spec
 
 RESULT_FILE = "result.json"
@@ -111,6 +112,7 @@ def execute_run(task: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     result: dict[str, Any] = {key: task[key] for key in ("key", "model", "model_key", "dataset", "seed")}
     result["run_dir"] = str(run_dir)
+    result["data"] = task["data"]  # the data it used (a dataset's fallback, where one was taken)
     try:
         import genlab
         from genlab.train.checkpoint import list_checkpoints, load_checkpoint
@@ -222,6 +224,7 @@ def run_study(
     chosen = choose_budget(spec, budget, steps, minutes)
     out = Path(out) if out is not None else Path("studies") / spec.name
     runs = expand_runs(spec, chosen, out)
+    spec, runs, data_notes = resolve_datasets(spec, runs)  # fallbacks for data not on disk
     cores = os.cpu_count() or 1
     workers = max(1, min(workers or cores, cores, len(runs)))
     threads = max(1, cores // workers)
@@ -242,6 +245,8 @@ def run_study(
                       f"| done {counts['done']} skipped {counts['skipped']} failed {counts['failed']} running {running}")
 
     console.print(f"study {spec.name}: {len(tasks)} runs, {workers} {executor} workers x {threads} threads -> {out}")
+    for note in data_notes:
+        console.print(note)
     prepare_evaluators(runs, lambda message: console.print(f"evaluator: {message}"))
     if executor == "local":
         results = run_local(tasks, workers, on_result)

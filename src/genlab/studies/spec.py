@@ -42,6 +42,9 @@ class DatasetEntry:
     channels: int | None = None
     corruption: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    # Another dataset for when this one is not on disk (`lfw` -> `faces-lfw`): a name, or fields over this
+    # entry's. The runs keep this entry's key; see genlab.studies.fallback.
+    fallback: str | dict[str, Any] | None = None
 
     @property
     def key(self) -> str:
