@@ -99,7 +99,8 @@ def test_a_spent_total_budget_never_overwrites_the_saved_one(tmp_path):
 
 def test_cli_resume_says_what_it_trains_and_when_nothing_is_left(tmp_path, capsys, monkeypatch):
     run_dir = str(tmp_path / "run")
-    common = ["--data", "digits", "--set", "hidden_dims=[32]", "--quiet", "--sample-every", "0", "--eval-every", "0"]
+    common = ["--data", "digits", "--set", "hidden_dims=[32]", "--quiet", "--sample-every", "0", "--eval-every", "0",
+              "--seed", "3", "--log-every", "5"]
     code, out, err = cli(capsys, monkeypatch, "train", "vae", "--steps", "10", "--out", run_dir, *common)
     assert code == 0, err
     assert "training vae on digits: 10 steps" in err
@@ -108,9 +109,18 @@ def test_cli_resume_says_what_it_trains_and_when_nothing_is_left(tmp_path, capsy
     first = err.splitlines()[0]
     assert first.startswith(f"resuming {run_dir} at step 10 (") and first.endswith("training 6 more steps, to step 16")
     assert "trained vae for 16 steps" in out
+    # Options not given again keep the saved run's values (the seed decides the batches).
+    assert saved_train(tmp_path / "run")["seed"] == 3 and saved_train(tmp_path / "run")["log_every"] == 5
     code, out, err = cli(capsys, monkeypatch, "train", "vae", "--out", run_dir, "--resume", "--quiet")
     assert code == 1, (out, err)
     assert out.startswith("nothing to train: ") and "--steps N" in out and "Traceback" not in err
+
+
+def test_a_fitted_model_resumed_has_nothing_to_train(tmp_path):
+    run = genlab.train("naive-bayes", "digits", out=tmp_path / "run", progress=False, eval_every=0)
+    assert run.step == 1
+    again = genlab.train("naive-bayes", "digits", out=tmp_path / "run", resume=True, more=True, steps=5, progress=False)
+    assert again.step == 1 and "fitted once" in again.summary["nothing_to_train"]
 
 
 def test_resume_of_a_folder_without_a_checkpoint_says_so_on_the_first_line(tmp_path, capsys, monkeypatch):

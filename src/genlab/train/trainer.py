@@ -219,7 +219,7 @@ class Trainer:
 
     def __init__(self, model: GenerativeModel, dataset: Dataset, run_dir: Path, config: TrainConfig,
                  run_config: dict[str, Any], context: DistributedContext | None = None,
-                 say: Callable[[str], None] | None = None) -> None:
+                 say: Callable[[str], None] | None = None, batch_chosen: bool = False) -> None:
         self.model = model
         self.dataset = dataset
         self.run_dir = Path(run_dir)
@@ -231,7 +231,7 @@ class Trainer:
         # Notices for the user (the plan, a capped batch), from rank 0 only.
         self.say = (say or _default_say(config.progress)) if self.is_main else (lambda message: None)
         self.device = self.context.device(resolve_device(config.device))
-        self.batch_size = self._batch_size()  # per process
+        self.batch_size = self._batch_size(batch_chosen)  # per process
         world_size = self.context.world_size
         accel.check_precision(config.precision, self.device)
         self.batcher = Batcher(dataset.train_x, dataset.train_y, self.batch_size, self.device, seed=config.seed,
@@ -249,9 +249,10 @@ class Trainer:
         self._sample_monitor: Any = None
         self._sample_monitor_built = False
 
-    def _batch_size(self) -> int:
+    def _batch_size(self, model_batch_chosen: bool) -> int:
         """The batch per process: the option, else the model's default, capped (with a notice) at the
-        training split when the default is larger; a batch the user chose that does not fit is an error."""
+        training split when the default is larger; a batch the user chose (`--batch-size`, or the model
+        config's `batch_size`: `model_batch_chosen`) that does not fit is an error."""
         model_batch = getattr(self.model.config, "batch_size", 64)
         batch_size = self.config.batch_size or model_batch
         items, world_size = int(self.dataset.train_x.shape[0]), self.context.world_size
@@ -260,12 +261,13 @@ class Trainer:
             return batch_size
         per_process = f" for {world_size} processes" if world_size > 1 else ""
         if largest < 1:
-            raise GenlabError(f"'{self.dataset.name}' has {items} training items, too few{per_process}")
-        chosen = self.config.batch_size is not None or model_batch != getattr(type(self.model.config)(), "batch_size", None)
-        if chosen:
-            raise GenlabError(f"batch size {batch_size} is more than the {items} training items of '{self.dataset.name}'"
+            raise GenlabError(f"'{self.dataset.name}' has {items} training item{'s' if items != 1 else ''}, too few{per_process}")
+        if getattr(self.model, "fitted", False):
+            return largest  # fitted models see the whole split at once: the batch is unused
+        if self.config.batch_size is not None or model_batch_chosen:
+            raise GenlabError(f"batch size {batch_size} is more than the {items} training item{'s' if items != 1 else ''} of '{self.dataset.name}'"
                               f"{per_process}; use --batch-size {largest} or less")
-        self.say(f"batch size {largest}: the model's default of {batch_size} is more than the {items} training items of "
+        self.say(f"batch size {largest}: the model's default of {batch_size} is more than the {items} training item{'s' if items != 1 else ''} of "
                  f"'{self.dataset.name}'{per_process} (--batch-size sets it)")
         self.config.batch_size = largest
         self.run_config.setdefault("train", {})["batch_size"] = largest  # a resumed run keeps it
@@ -394,10 +396,14 @@ class Trainer:
         self.model.attach_diagnostics(self.diagnostics)
         start_step, elapsed_before = self._resume() if resume else (0, 0.0)
         budget_seconds = config.minutes * 60 if config.minutes is not None else math.inf
+        if fitted and start_step >= FITTED_STEP:
+            return self._nothing_to_train(start_step, elapsed_before,
+                                          f"nothing to train: {self.run_dir} holds a fitted {self.model.registry_name} "
+                                          f"(fitted models are fitted once, on the whole training split)")
         if not fitted and (start_step >= self.total_steps or elapsed_before >= budget_seconds):
             return self._nothing_to_train(start_step, elapsed_before)
-        if not fitted:
-            self.say(self._plan(start_step, elapsed_before))
+        self.say(f"fitting {self.model.registry_name} on the {self.dataset.train_x.shape[0]} training items of "
+                 f"{self.dataset.name}" if fitted else self._plan(start_step, elapsed_before))
         if self.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             write_yaml(self.run_dir / CONFIG_FILE, self.run_config)
@@ -526,12 +532,12 @@ class Trainer:
         return (f"resuming {self.run_dir} at step {start_step} ({format_duration(elapsed_before)} trained): training "
                 f"{self._budget_words(start_step, elapsed_before, True)}")
 
-    def _nothing_to_train(self, step: int, elapsed: float) -> Run:
+    def _nothing_to_train(self, step: int, elapsed: float, message: str | None = None) -> Run:
         """A resumed run whose budget is already spent: nothing is trained and its saved config (budget
         included) is kept; the run's final files are completed if a stop left them unwritten."""
-        message = (f"nothing to train: {self.run_dir} is at step {step} ({format_duration(elapsed)} of training), the end "
-                   f"of its budget of {self._budget_words(0, 0.0, False)}; give --steps N, --epochs E or --minutes M "
-                   f"to train that much more")
+        message = message or (f"nothing to train: {self.run_dir} is at step {step} ({format_duration(elapsed)} of "
+                              f"training), the end of its budget of {self._budget_words(0, 0.0, False)}; give "
+                              f"--steps N, --epochs E or --minutes M to train that much more")
         from genlab.config import read_yaml
 
         self.run_config = read_yaml(self.run_dir / CONFIG_FILE)
@@ -768,9 +774,12 @@ def _train(model: str, data: str | DataConfig | dict[str, Any], run_dir: Path, c
     seed_everything(train_config.seed, train_config.deterministic)  # the initial weights follow the seed
     if dataset.kind not in model_class.supported_data:
         raise GenlabError(f"model '{model}' works on {', '.join(model_class.supported_data)} data, but '{dataset.name}' holds {dataset.kind}")
-    instance = create_model(model, data_shape=dataset.shape, num_classes=dataset.num_classes, **model_config)
+    instance = create_model(model, data_shape=dataset.shape, num_classes=dataset.num_classes,
+                            device=train_config.device, **model_config)
     run_config = {
-        "model": {"name": model, "config": to_dict(instance.config)},
+        # The recipe ("fast" on CPUs, "paper" on GPUs, or as asked) only chose the defaults: the config
+        # below holds every value, so the run rebuilds the same model whatever the recipe default becomes.
+        "model": {"name": model, "recipe": instance.recipe, "config": to_dict(instance.config)},
         "data": to_dict(data_config),
         "train": to_dict(train_config),
         "data_shape": list(dataset.shape),
@@ -782,6 +791,7 @@ def _train(model: str, data: str | DataConfig | dict[str, Any], run_dir: Path, c
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **environment_metadata(),
     }
-    trainer = Trainer(instance, dataset, run_dir, train_config, run_config, context, say=say)
+    trainer = Trainer(instance, dataset, run_dir, train_config, run_config, context, say=say,
+                      batch_chosen="batch_size" in model_config)
     context.barrier()  # every rank has read the run folder before rank 0 writes it
     return trainer.fit(resume=resume)
