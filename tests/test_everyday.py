@@ -280,6 +280,32 @@ def test_help_at_80_columns_keeps_every_option_name_and_has_examples():
     assert "1000 steps when none" in text  # the default budget
 
 
+def test_no_command_help_cuts_an_option_name_at_80_columns():
+    from typer.main import get_command
+    from typer.testing import CliRunner
+
+    from genlab.cli import app
+
+    def commands(group, path):
+        for name, command in group.commands.items():
+            if hasattr(command, "commands"):
+                yield from commands(command, [*path, name])
+            yield [*path, name], command
+
+    runner = CliRunner()
+    checked = 0
+    for path, command in commands(get_command(app), []):
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "80"})
+        assert result.exit_code == 0, (path, result.output)
+        assert "…" not in result.output, path
+        for parameter in command.params:
+            for name in (*parameter.opts, *parameter.secondary_opts):
+                if name.startswith("--"):
+                    assert re.search(rf"(^|[\s,/]){re.escape(name)}([\s,=]|$)", result.output, re.MULTILINE), (path, name)
+        checked += 1
+    assert checked >= 15
+
+
 def test_version(capsys, monkeypatch):
     code, out, err = cli(capsys, monkeypatch, "--version")
     assert code == 0 and out.startswith(f"genlab {genlab.__version__} (torch ")

@@ -54,12 +54,18 @@ def models_command() -> None:
     from genlab.config import to_dict
     from genlab.models.registry import get_model_class, list_models
 
+    typer.echo("Recipes: 'fast' (the default on CPUs) replaces some of a paper's defaults with values that reach a "
+               "recognisable sample sooner on a few CPU cores; 'paper' (the default on GPUs) keeps the paper's. "
+               "Choose with --set recipe=paper|fast.\n")
     for name in list_models():
         model_class = get_model_class(name)
         doc = (model_class.__doc__ or "").strip().splitlines()[0]
         defaults = to_dict(model_class.config_class())
+        fast = model_class.fast_recipe((1, 28, 28))
         typer.echo(f"{name:<14} {doc}")
-        typer.echo(f"{'':<14} defaults: " + ", ".join(f"{k}={v}" for k, v in defaults.items()))
+        typer.echo(f"{'':<14} paper defaults: " + ", ".join(f"{k}={v}" for k, v in defaults.items()))
+        if fast:
+            typer.echo(f"{'':<14} fast recipe on images (CPU default): " + ", ".join(f"{k}={v}" for k, v in fast.items()))
 
 
 datasets_app = typer.Typer(help="List the datasets, or show examples of one (optionally corrupted).", rich_markup_mode=None)
@@ -145,7 +151,9 @@ def train_command(
                                 "budget then counts from there (without one: to the saved budget)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar or progress lines"),
 ) -> None:
-    """Train MODEL on a dataset into a run folder (config.yaml, metrics.jsonl, samples/, checkpoints/).
+    """Train MODEL on a dataset into a run folder.
+
+    The run folder (--out) gets config.yaml, metrics.jsonl, samples/ and checkpoints/.
 
     Budget: the first of --steps, --epochs and --minutes to run out stops training; 1000 steps when none
     is given. With --resume a budget counts from where the run stands (--resume --steps 600 trains 600
