@@ -121,7 +121,9 @@ def plain_update_for(name: str, model: Any, fused: bool = False) -> Callable[[to
         g_optimizer = torch.optim.Adam(generator.parameters(), lr=model.config.lr, betas=betas, fused=fused)
         d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=model.config.lr, betas=betas, fused=fused)
         latent_dim = model.config.latent_dim
-        return lambda images: plain_dcgan_update(generator, discriminator, g_optimizer, d_optimizer, images, latent_dim)
+        update = lambda images: plain_dcgan_update(generator, discriminator, g_optimizer, d_optimizer, images, latent_dim)  # noqa: E731
+        update.generator, update.discriminator = generator, discriminator  # the trained copies, for sampling
+        return update
     raise ValueError(f"no plain loop written for model {name!r}")
 
 

@@ -1,30 +1,31 @@
-"""Time to quality: the 64x64 reference DCGAN against genlab's data-sized DCGAN on Fashion-MNIST.
+"""Time to quality on Fashion-MNIST: genlab's DCGAN against its peers, and every model's quality after 3 minutes.
 
-Two contenders, both genlab's `dcgan` (Radford et al.'s conv stacks, Adam 2e-4 / beta1 0.5,
-non-saturating loss), differing only in the image size the stacks are built for:
+Peers (the default mode). Three contenders train on the same data for the same training time:
 
 - reference: the DCGAN paper's 64x64 network as in pytorch/examples (ngf = ndf = 64, batch 64) on
-  Fashion-MNIST resized to 64 px (`DataConfig(name="fashion-mnist", resize=64)`: antialiased
-  bilinear upsampling at load time); G is 100 -> 512x4x4 -> 256x8x8 -> 128x16x16 -> 64x32x32 -> 1x64x64;
-- data-sized: genlab's default `dcgan` on the native 28-px images (widths 64, the paper's batch
-  128); G is 100 -> 128x7x7 -> 64x14x14 -> 1x28x28, D mirrors it.
+  Fashion-MNIST resized to 64 px (antialiased bilinear upsampling at load time), trained by genlab;
+- genlab: genlab's default `dcgan` on the native 28-px images (the CPU "fast" recipe: conv widths 32,
+  batch 64), trained by genlab (`model.train_step(batcher.batch(step), step)`, the trainer's work);
+- plain: copies of the same 28-px networks trained by the pytorch/examples loop (a DataLoader over a
+  per-item PIL + ToTensor dataset, hand-written BCE updates, standard Adam; benchmarks/plain_loops.py).
 
-Both train in one process, taking turns of a few seconds (`model.train_step(batcher.batch(step),
-step)`, the trainer's work per step; the model behind on its own clock goes next), so both pass
-each point of their training time at about the same moment and a shared machine's load hits both
-alike; each model's clock counts only its own training steps, never evaluation. At fixed points of
-its own training time (every `--eval-every` seconds, by default a 25th of the budget, so a fifth of
-the budget is a checkpoint) each model draws the same fixed z (`--samples` codes from one seed),
-its samples are quantised to 8 bits like saved images, the reference's are downsampled 64 -> 28 px
-(antialiased bilinear, the dataset resizer's own operation), and genlab's Fashion-MNIST evaluator
-gives the FID against the whole test split. The report: both FID curves, the reference's FID at the
-end of its budget, when the data-sized model first reaches it (and from when it stays there), the
-ratio of the times, and the issue's target (at most a fifth). Every slice records the other
-processes' CPU use (/proc/stat minus this process).
+They take turns of a few seconds (the one behind on its own clock goes next), so all pass each point
+of their training time at about the same moment and a shared machine's load hits them alike; each
+clock counts only its own training steps. At fixed points of its own training time each draws the
+same fixed z, its samples are quantised to 8 bits (the reference's downsampled 64 -> 28 px), and the
+Fashion-MNIST evaluator gives the FID against the whole test split. The target is a real quality level,
+the calibration's blurred-real FID at the same sample count (real training images under a 1-px
+Gaussian blur): when each contender first reaches it (and stays there), and genlab's time against the
+peers'. Every slice records the other processes' CPU use (/proc/stat minus this process).
 
-    python benchmarks/time_to_quality.py                          # 10-minute budget each: ~35 minutes on 2 busy cores
-    python benchmarks/time_to_quality.py --budget-minutes 6 --threads 1   # ~20 minutes
-    python benchmarks/time_to_quality.py --quick                  # smoke run, ~1.5 minutes
+Models (`--models`): every named image model trained by `genlab.train` at its defaults for
+`--budget-minutes` (3 by default here), scored against the calibration references; see quality_table.py.
+
+    python benchmarks/time_to_quality.py                          # peers, 10-minute budget each (~35 min)
+    python benchmarks/time_to_quality.py --budget-minutes 3       # peers, ~12 minutes
+    python benchmarks/time_to_quality.py --models default         # the README's table: 9 models x 3 min (~32 min)
+    python benchmarks/time_to_quality.py --models dcgan,vae --budget-minutes 1
+    python benchmarks/time_to_quality.py --quick                  # smoke run of the peers, ~2 minutes
 """
 
 from __future__ import annotations
@@ -53,12 +54,13 @@ from genlab.metrics.evaluate import draw_samples
 from genlab.metrics.evaluator import Evaluator, get_evaluator
 from genlab.metrics.fid import fid_from_features
 from genlab.metrics.reference import real_features
+from genlab.metrics.calibration import calibrate
 from machine import CpuSnapshot, machine_info  # benchmarks/machine.py, beside this script
+from plain_loops import PILToTensorDataset, plain_update_for
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "time_to_quality.json"
 DATA = "fashion-mnist"
 EVALUATOR_SIDE = 28  # the evaluator's (and the data's native) image side
-TARGET_TIME_FRACTION = 0.2  # the issue: the data-sized model reaches the reference's final FID in <= 1/5 of the time
 DEFAULT_CHECKPOINTS = 25  # evaluations per budget; 25 puts one at exactly a fifth of it
 QUICK = {"budget_minutes": 0.25, "samples": 500, "slice_seconds": 1.5, "checkpoints": 5}
 DEFAULTS = {"budget_minutes": 10.0, "samples": 2000, "slice_seconds": 6.0}
@@ -76,9 +78,52 @@ class Spec:
 SPECS = {
     "reference": Spec("reference: 64x64 DCGAN (Radford et al.), resized data",
                       DataConfig(name=DATA, resize=64),
-                      {"generator_features": 64, "discriminator_features": 64, "batch_size": 64}),
-    "data_sized": Spec("genlab dcgan sized for 28 px", DataConfig(name=DATA), {}),
+                      {"recipe": "paper", "generator_features": 64, "discriminator_features": 64, "batch_size": 64}),
+    "data_sized": Spec("genlab dcgan (defaults: fast recipe, 28 px)", DataConfig(name=DATA), {}),
+    "plain": Spec("pytorch/examples loop, same 28-px networks", DataConfig(name=DATA), {}),
 }
+
+
+class PlainDCGAN:
+    """The pytorch/examples DCGAN loop as a contender: copies of genlab's networks, a DataLoader over a
+    PIL + ToTensor dataset, the hand-written update (plain_loops.py); `sample` as genlab's model does."""
+
+    def __init__(self, model: Any, dataset: Any, batch_size: int, seed: int) -> None:
+        from torch.utils.data import DataLoader
+
+        self.update = plain_update_for("dcgan", model)  # deep copies of the networks, with their own Adam
+        loader = DataLoader(PILToTensorDataset(dataset.train_x, dataset.train_y), batch_size=batch_size, shuffle=True,
+                            drop_last=True, num_workers=0, generator=torch.Generator().manual_seed(seed))
+        from plain_loops import endless
+
+        self.batches = endless(loader)
+        self.latent_dim = model.config.latent_dim
+        self.device = torch.device("cpu")
+
+    def train_step(self, batch: Any, step: int) -> dict[str, float]:
+        images, _ = next(self.batches)
+        loss_d, loss_g = self.update(images)
+        return {"loss_d": loss_d, "loss_g": loss_g}
+
+    @torch.no_grad()
+    def sample(self, n: int, labels: Any = None, generator: torch.Generator | None = None) -> torch.Tensor:
+        network = self.update.generator
+        was_training = network.training
+        network.eval()
+        z = torch.randn(n, self.latent_dim, generator=generator)
+        images = (network(z) + 1) / 2
+        network.train(was_training)
+        return images
+
+
+class NoBatches:
+    """The plain contender draws its own batches from its DataLoader: the trainer-side batcher does nothing."""
+
+    def __init__(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+
+    def batch(self, step: int) -> None:
+        return None
 
 
 @dataclass
@@ -184,32 +229,35 @@ def sustained_reaching(curve: list[dict[str, Any]], target: float) -> dict[str, 
     return found
 
 
-def compare(contenders: dict[str, Contender]) -> dict[str, Any]:
-    """The reference's FID after its budget, when the data-sized model reaches it, the ratio, the verdict."""
-    reference, data_sized = contenders["reference"], contenders["data_sized"]
-    target = reference.curve[-1]["fid"]
-    reference_seconds = reference.curve[-1]["training_seconds"]
-    first = first_reaching(data_sized.curve, target)
-    sustained = sustained_reaching(data_sized.curve, target)
-    ratio = first["training_seconds"] / reference_seconds if first else None
-    # Per image rather than per second: the data-sized model's first point having seen as many images.
-    reference_images = reference.curve[-1]["images_seen"]
-    equal_images = next((point for point in data_sized.curve if point["images_seen"] >= reference_images), None)
+def compare(contenders: dict[str, Contender], target: float) -> dict[str, Any]:
+    """When each contender first reaches the blurred-real FID `target` (and from when it stays there), and
+    genlab's time against each peer's; also when genlab reaches the reference's own final FID."""
+    reached = {}
+    for key, contender in contenders.items():
+        first = first_reaching(contender.curve, target)
+        sustained = sustained_reaching(contender.curve, target)
+        reached[key] = {"first": first, "sustained": sustained, "final_fid": contender.curve[-1]["fid"],
+                        "training_seconds": contender.clock,
+                        "first_seconds": first["interpolated_seconds"] if first else None}
+    genlab_seconds = reached["data_sized"]["first_seconds"]
+    ratios = {}
+    for peer in ("reference", "plain"):
+        peer_seconds = reached[peer]["first_seconds"]
+        if genlab_seconds is not None and peer_seconds is not None:
+            ratios[peer] = genlab_seconds / peer_seconds
+        elif genlab_seconds is not None:  # the peer never got there: genlab took at most this share of its time
+            ratios[peer] = f"< {genlab_seconds / reached[peer]['training_seconds']:.3f} (the peer did not reach it)"
+        else:
+            ratios[peer] = None
+    reference_final = contenders["reference"].curve[-1]["fid"]
+    data_sized_at_reference_final = first_reaching(contenders["data_sized"].curve, reference_final)
     return {
         "target_fid": target,
-        "target_fid_median_last3": statistics.median(point["fid"] for point in reference.curve[-3:]),
-        "reference_training_seconds": reference_seconds,
-        "data_sized_final_fid": data_sized.curve[-1]["fid"],
-        "reference_images_seen": reference_images,
-        "data_sized_at_reference_images": equal_images,
-        "data_sized_first_reaching": first,
-        "data_sized_sustained_reaching": sustained,
-        "time_ratio": ratio,
-        "time_ratio_interpolated": first["interpolated_seconds"] / reference_seconds if first else None,
-        "time_ratio_sustained": sustained["training_seconds"] / reference_seconds if sustained else None,
-        "time_ratio_lower_bound_if_not_reached": None if first else data_sized.clock / reference_seconds,
-        "target_time_fraction": TARGET_TIME_FRACTION,
-        "target_met": ratio is not None and ratio <= TARGET_TIME_FRACTION,
+        "target": "the calibration's blurred-real FID (real training images, Gaussian blur sigma 1 px) at this sample count",
+        "contenders": reached,
+        "genlab_time_ratio_to": ratios,
+        "reference_final_fid": reference_final,
+        "data_sized_reaches_reference_final_fid_at": data_sized_at_reference_final,
     }
 
 
@@ -240,8 +288,13 @@ def build_contenders(seed: int, console: Console) -> tuple[dict[str, Contender],
         model = genlab.create_model("dcgan", data_shape=dataset.shape, num_classes=dataset.num_classes, **spec.overrides)
         model.train()
         model.setup_optimizers()
-        batcher = Batcher(dataset.train_x, dataset.train_y, model.config.batch_size, device="cpu", seed=seed)
-        contenders[key] = Contender(key, spec, model, batcher, tuple(dataset.shape))
+        if key == "plain":
+            # The same initial weights as genlab's data-sized model (same seed), trained by the plain loop.
+            contenders[key] = Contender(key, spec, PlainDCGAN(model, dataset, model.config.batch_size, seed),
+                                        NoBatches(model.config.batch_size), tuple(dataset.shape))
+        else:
+            batcher = Batcher(dataset.train_x, dataset.train_y, model.config.batch_size, device="cpu", seed=seed)
+            contenders[key] = Contender(key, spec, model, batcher, tuple(dataset.shape))
         described[key] = {
             "label": spec.label, "model": "dcgan", "data": dataclasses.asdict(spec.data), "data_shape": list(dataset.shape),
             "train_items": int(dataset.train_x.shape[0]), "data_load_seconds": load_seconds,
@@ -275,8 +328,12 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     test_x = genlab.load_dataset(DataConfig(name=DATA)).test_x
     test_features, _, _ = real_features(evaluator, test_x)
     floor = real_floor(evaluator, test_features, args.samples, args.seed)
+    full = genlab.load_dataset(DataConfig(name=DATA))
+    references = calibrate(evaluator, test_x, full.train_x, full.train_y, args.samples, seed=args.seed)["references"]
+    del full
     console.print(f"evaluator: {evaluator.description}; FID of {args.samples} generated images against the "
-                  f"{test_x.shape[0]:,} test images (real training images score {floor:.2f})")
+                  f"{test_x.shape[0]:,} test images (real training images score {floor:.2f}; the target, blurred real "
+                  f"images, {references['blurred']['fid']:.2f}; uniform noise {references['uniform_noise']['fid']:.0f})")
     contenders, described = build_contenders(args.seed, console)
     for contender in contenders.values():
         point = evaluate_checkpoint(contender, evaluator, test_features, args.samples, args.seed, 0.0)
@@ -314,6 +371,7 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
                                      "(genlab.data.transforms.resize_images) before the evaluator"},
         "evaluator": {"description": evaluator.description, "path": str(evaluator.path) if evaluator.path else None,
                       "test_items": int(test_x.shape[0]), "real_train_vs_test_fid": floor},
+        "references": references,
         "models": {},
     }
     for key, contender in contenders.items():
@@ -329,7 +387,7 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         }
     results["slices"] = sorted((record for contender in contenders.values() for record in contender.slices),
                                key=lambda record: record["turn"])
-    results["comparison"] = compare(contenders)
+    results["comparison"] = compare(contenders, references["blurred"]["fid"])
     return results
 
 
@@ -339,19 +397,22 @@ def threads_text(results: dict[str, Any]) -> str:
     return f"{threads} torch thread{'' if threads == 1 else 's'}"
 
 
+NAMES = {"reference": "reference 64 px", "data_sized": "genlab 28 px", "plain": "plain loop 28 px"}
+
+
 def print_report(results: dict[str, Any], console: Console) -> None:
-    """The FID curves side by side, the models' summary, the verdict and the machine's load."""
+    """The FID curves side by side, the contenders' summary, when each reaches the target, and the load."""
     settings, models, comparison = results["settings"], results["models"], results["comparison"]
-    reference, data_sized = models["reference"], models["data_sized"]
+    target = comparison["target_fid"]
     curves = Table(title=f"FID vs training time on {DATA} ({settings['samples']} samples, fixed z, vs the "
                          f"{results['evaluator']['test_items']:,} test images; reference samples downsampled 64 -> 28 px)")
     curves.add_column("checkpoint\n(s of training)", justify="right")
-    for name in ("reference 64 px", "data-sized 28 px"):
-        curves.add_column(f"{name}\ns | step", justify="right")
-        curves.add_column(f"{name}\nFID", justify="right")
-    target = comparison["target_fid"]
-    by_time = [{point["scheduled_seconds"]: point for point in model["curve"]} for model in (reference, data_sized)]
-    for scheduled in sorted(set(by_time[0]) | set(by_time[1])):
+    keys = [key for key in NAMES if key in models]
+    for key in keys:
+        curves.add_column(f"{NAMES[key]}\ns | step", justify="right")
+        curves.add_column(f"{NAMES[key]}\nFID", justify="right")
+    by_time = [{point["scheduled_seconds"]: point for point in models[key]["curve"]} for key in keys]
+    for scheduled in sorted(set().union(*by_time)):
         cells = []
         for points in by_time:
             point = points.get(scheduled)
@@ -360,58 +421,39 @@ def print_report(results: dict[str, Any], console: Console) -> None:
                 continue
             fid = f"{point['fid']:.2f}"
             cells += [f"{point['training_seconds']:.0f} | {point['step']}",
-                      f"[green]{fid}[/green]" if points is by_time[1] and point["fid"] <= target else fid]
+                      f"[green]{fid}[/green]" if point["step"] > 0 and point["fid"] <= target else fid]
         curves.add_row(f"{scheduled:.0f}", *cells)
     console.print(curves)
 
-    summary = Table(title=f"Summary ({threads_text(results)}, budget "
-                          f"{settings['budget_minutes']:g} min of training each)")
-    for column in ("model", "data", "batch", "parameters", "GFLOP/image\n(train step)", "images/s median\n(min-max)",
-                   "steps", "images\nseen", "final FID"):
-        summary.add_column(column, justify="left" if column in ("model", "data") else "right")
-    for model in (reference, data_sized):
+    summary = Table(title=f"Summary ({threads_text(results)}, budget {settings['budget_minutes']:g} min of training each; "
+                          f"target: blurred real images, FID {target:.2f})")
+    for column in ("contender", "data", "batch", "parameters", "GFLOP/image\n(train step)", "images/s median\n(min-max)",
+                   "steps", "final FID", "first reaches\nthe target (s)", "stays below\nfrom (s)"):
+        summary.add_column(column, justify="left" if column in ("contender", "data") else "right")
+    for key in keys:
+        model, reached = models[key], comparison["contenders"][key]
         rate = model["images_per_second"]
         summary.add_row(model["label"], "x".join(str(side) for side in model["data_shape"]), str(model["config"]["batch_size"]),
                         f"{model['parameters']:,}", f"{model['training_gflop_per_image']:.2f}",
                         f"{rate['median']:,.0f}\n({rate['min']:,.0f}-{rate['max']:,.0f})", str(model["steps"]),
-                        f"{model['images_seen']:,}", f"{model['curve'][-1]['fid']:.2f}")
+                        f"{model['curve'][-1]['fid']:.2f}",
+                        "not reached" if reached["first_seconds"] is None else f"{reached['first_seconds']:.0f}",
+                        "-" if reached["sustained"] is None else f"{reached['sustained']['training_seconds']:.0f}")
     console.print(summary)
-
-    first, sustained = comparison["data_sized_first_reaching"], comparison["data_sized_sustained_reaching"]
-    console.print(f"reference FID after its budget ({comparison['reference_training_seconds']:.0f} s of training): "
-                  f"{target:.2f} (median of its last 3 checkpoints {comparison['target_fid_median_last3']:.2f}); "
-                  f"real training images vs test: {results['evaluator']['real_train_vs_test_fid']:.2f}")
-    verdict = "[green]MET[/green]" if comparison["target_met"] else "[red]NOT MET[/red]"
-    if first:
-        console.print(f"data-sized model first reaches it at {first['training_seconds']:.1f} s (step {first['step']}; "
-                      f"interpolated crossing {first['interpolated_seconds']:.1f} s): {comparison['time_ratio']:.3f} of the "
-                      f"reference's time (interpolated {comparison['time_ratio_interpolated']:.3f})")
-        if sustained:
-            console.print(f"  and stays at or below it from {sustained['training_seconds']:.1f} s "
-                          f"({comparison['time_ratio_sustained']:.3f} of the reference's time)")
-        else:
-            console.print("  but is above it again at the end of its budget")
-    else:
-        console.print(f"data-sized model does not reach it within its {data_sized['training_seconds']:.0f} s: ratio > "
-                      f"{comparison['time_ratio_lower_bound_if_not_reached']:.2f}")
-    console.print(f"target: the data-sized model reaches the reference's final FID in at most "
-                  f"{TARGET_TIME_FRACTION:.0%} of the reference's time: {verdict}")
-    console.print(f"the data-sized model's FID after the same budget: {comparison['data_sized_final_fid']:.2f}")
-    equal = comparison["data_sized_at_reference_images"]
-    if equal:
-        console.print(f"per image: after {equal['images_seen']:,} images (the reference saw {comparison['reference_images_seen']:,}) "
-                      f"the data-sized model's FID is {equal['fid']:.2f}")
-
+    for peer, ratio in comparison["genlab_time_ratio_to"].items():
+        text = f"{ratio:.3f}" if isinstance(ratio, float) else ("genlab did not reach it" if ratio is None else ratio)
+        console.print(f"genlab's time to the target / the {NAMES[peer]}'s: {text}")
+    at_reference = comparison["data_sized_reaches_reference_final_fid_at"]
+    console.print(f"the reference's FID after its budget: {comparison['reference_final_fid']:.2f}; genlab first reaches it at "
+                  + ("never" if at_reference is None else f"{at_reference['interpolated_seconds']:.0f} s"))
     load = results["load"]
     console.print(f"load average before {load['loadavg_before']} after {load['loadavg_after']}; other processes used "
                   f"{load['other_cpu_fraction_median']:.0%} of the machine's CPU in the median slice "
-                  f"(max {load['other_cpu_fraction_max']:.0%}; reference slices {reference['other_cpu_fraction']['median']:.0%}, "
-                  f"data-sized slices {data_sized['other_cpu_fraction']['median']:.0%}) on "
-                  f"{results['machine']['usable_cpus']} usable cores")
+                  f"(max {load['other_cpu_fraction_max']:.0%}) on {results['machine']['usable_cpus']} usable cores")
 
 
 def plot(results: dict[str, Any], path: Path) -> None:
-    """FID against training seconds for both models, the target line and the 1/5 mark, as a PNG."""
+    """FID against training seconds for every contender and the reference lines, as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -419,31 +461,53 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
     comparison = results["comparison"]
     figure, axes = plt.subplots(figsize=(8, 5))
-    for key, colour in (("reference", "tab:red"), ("data_sized", "tab:blue")):
-        model = results["models"][key]
+    colours = {"reference": "tab:red", "data_sized": "tab:blue", "plain": "tab:green"}
+    for key, colour in colours.items():
+        model = results["models"].get(key)
+        if model is None:
+            continue
         axes.plot([point["training_seconds"] for point in model["curve"]], [point["fid"] for point in model["curve"]],
                   "o-", color=colour, markersize=3,
                   label=f"{model['label']} ({'x'.join(map(str, model['data_shape'][1:]))}, batch {model['config']['batch_size']})")
-    axes.axhline(comparison["target_fid"], color="tab:red", linestyle="--", linewidth=1,
-                 label=f"reference's FID after its budget ({comparison['target_fid']:.1f})")
-    axes.axvline(TARGET_TIME_FRACTION * comparison["reference_training_seconds"], color="grey", linestyle=":", linewidth=1,
-                 label=f"{TARGET_TIME_FRACTION:.0%} of the reference's time (target)")
-    first = comparison["data_sized_first_reaching"]
-    if first:
-        axes.plot([first["training_seconds"]], [first["fid"]], "*", color="tab:blue", markersize=14,
-                  label=f"data-sized first reaches it: {first['training_seconds']:.0f} s")
+        first = comparison["contenders"][key]["first"]
+        if first:
+            axes.plot([first["interpolated_seconds"]], [comparison["target_fid"]], "*", color=colour, markersize=13)
+    references = results.get("references", {})
+    for name, style in (("blurred", "--"), ("one_class", "-."), ("uniform_noise", ":")):
+        if name in references:
+            axes.axhline(references[name]["fid"], color="grey", linestyle=style, linewidth=1,
+                         label=f"{name.replace('_', ' ')} ({references[name]['fid']:.0f})" + (": the target" if name == "blurred" else ""))
     axes.axhline(results["evaluator"]["real_train_vs_test_fid"], color="black", linestyle="-.", linewidth=0.8,
                  label="real training images")
     axes.set_yscale("log")
     axes.set_xlabel("training wall time of the model (s; evaluation excluded)")
     axes.set_ylabel(f"FID ({DATA} evaluator, {results['settings']['samples']} samples)")
-    axes.set_title(f"Time to quality on {DATA}: DCGAN at 64 px vs sized for 28 px "
-                   f"({threads_text(results)})", fontsize=10)
+    axes.set_title(f"Time to quality on {DATA}: genlab's DCGAN against its peers ({threads_text(results)})", fontsize=10)
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize=8)
+    axes.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
+
+
+def run_models(args: argparse.Namespace) -> None:
+    """The per-model table (quality_table.py): each model in turn, then JSON, samples PNG and markdown."""
+    from quality_table import DEFAULT_MODELS, run_table
+
+    models = list(DEFAULT_MODELS) if args.models == "default" else [name.strip() for name in args.models.split(",") if name.strip()]
+    minutes = args.budget_minutes if args.budget_minutes is not None else 3.0
+    samples = args.samples or DEFAULTS["samples"]
+    out = args.out or DEFAULT_OUT.with_name("time_to_quality_models.json")
+    console = Console() if sys.stdout.isatty() else Console(width=150)
+    torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    results = {"benchmark": "time_to_quality --models", "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+               "machine": machine_info(torch.get_num_threads()),
+               **run_table(models, args.data, minutes, samples, args.seed, args.threads, out, console)}
+    results["wall_seconds"] = time.perf_counter() - started
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    console.print(f"wrote {out} and {results['sample_sheet']} ({results['wall_seconds']:.0f} s)")
 
 
 def main() -> None:
@@ -460,8 +524,15 @@ def main() -> None:
                         help=f"length of one model's turn (default {DEFAULTS['slice_seconds']:g}; at least one step)")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)), help="torch threads (default: the usable cores)")
     parser.add_argument("--seed", type=int, default=0, help="model initialisation, batch order, training noise and the FID codes")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results, the PNG beside it (default {DEFAULT_OUT})")
+    parser.add_argument("--out", type=Path, default=None, help=f"JSON results, the PNG beside it (default {DEFAULT_OUT}, "
+                        "or time_to_quality_models.json with --models)")
+    parser.add_argument("--models", default=None, help="instead of the peers: these image models (comma list, or 'default': "
+                        "the nine of the README's table) trained at their defaults for --budget-minutes (3) each")
+    parser.add_argument("--data", default=DATA, help=f"dataset of --models (default {DATA})")
     args = parser.parse_args()
+    if args.models:
+        run_models(args)
+        return
     preset = QUICK if args.quick else DEFAULTS
     args.budget_minutes = args.budget_minutes if args.budget_minutes is not None else preset["budget_minutes"]
     args.samples = args.samples if args.samples is not None else preset["samples"]
@@ -490,6 +561,7 @@ def main() -> None:
     results["wall_seconds"] = time.perf_counter() - started
 
     print_report(results, console)
+    args.out = args.out or DEFAULT_OUT
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     plot_path = args.out.with_suffix(".png")

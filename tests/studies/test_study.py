@@ -77,7 +77,11 @@ def check_outputs(out: Path) -> dict:
         assert f"{fid:.4g}" in report  # the measured value is in the report's table
         assert len(runs[model]["over_training"]) == 2
     assert "vae-diverging" in report and "Failed runs" in report
-    assert results["claims"][0]["held"] in (True, False)
+    # 40 steps teach neither model the data: the quality gate keeps the claim from being judged on them.
+    claim = results["claims"][0]
+    assert claim["held"] is None and claim["evidence"].startswith("not measured: ") and "did not learn the data" in claim["evidence"]
+    assert runs["vae"]["quality_gate"]["passed"] is False and "FAILED" in report
+    assert "calibration references" in report and runs["vae"]["calibration"]["blurred"]["fid"] > 0
     assert "data:image/png;base64," in report and "<script" in report
     return runs
 
@@ -173,3 +177,20 @@ def test_builtin_studies_load_and_missing_models_are_named():
                 expand_runs(spec, choose_budget(spec, "quick"), Path("unused"))
         else:
             assert expand_runs(spec, choose_budget(spec, "quick"), Path("unused"))
+
+
+def test_a_model_may_have_its_own_budget():
+    from genlab.studies.spec import budget_name, choose_budget, expand_runs, from_dict
+    from genlab.studies.spec import StudySpec
+
+    spec = from_dict(StudySpec, {"name": "budgets", "models": [
+        {"name": "vae"}, {"name": "dcgan", "budgets": {"quick": {"minutes": 2.5, "checkpoints": 3}}}],
+        "datasets": [{"name": "mnist-5k"}], "budgets": {"quick": {"minutes": 0.5}, "full": {"minutes": 5}}})
+    runs = {run.model.key: run.budget for run in expand_runs(spec, choose_budget(spec, None), Path("unused"),
+                                                              budget_name(spec, None))}
+    assert runs["vae"].minutes == 0.5 and runs["dcgan"].minutes == 2.5 and runs["dcgan"].checkpoints == 3
+    full = {run.model.key: run.budget.minutes for run in expand_runs(spec, choose_budget(spec, "full"), Path("unused"),
+                                                                     budget_name(spec, "full"))}
+    assert full == {"vae": 5, "dcgan": 5}
+    explicit = expand_runs(spec, choose_budget(spec, None, steps=10), Path("unused"), budget_name(spec, None, steps=10))
+    assert {run.budget.steps for run in explicit} == {10}

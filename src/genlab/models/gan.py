@@ -61,6 +61,8 @@ class GANConfig:
     generator_hidden: tuple[int, ...] = (256, 512, 1024)  # MLP generator
     discriminator_hidden: tuple[int, ...] = (1024, 512, 256)  # MLP discriminator
     discriminator_dropout: float = 0.0  # MLP discriminator
+    # Batch norm after each hidden layer of the MLP generator (the conv generator always has it, as in DCGAN).
+    generator_batch_norm: bool = False
     generator_features: int = 64  # conv generator width at the last upsampling
     discriminator_features: int = 64  # conv discriminator width at the first layer
     generator_upsampling: Literal["transposed", "nearest"] = "transposed"  # conv generator
@@ -146,6 +148,17 @@ class AdversarialModel(GenerativeModel):
             self.register_buffer("data_scale", torch.ones(()))
 
     # --- construction -----------------------------------------------------------------------
+    @classmethod
+    def fast_recipe(cls, data_shape: tuple[int, ...]) -> dict[str, Any]:
+        """On images: conv stacks half as wide (32 at the last generator layer and the first critic layer)
+        and batches of 64. On 2 CPU threads the paper's DCGAN (widths 64, batch 128) makes ~1,000 steps in
+        3 minutes and still draws noise; this one makes ~8,000 and draws clothing a person recognises
+        (Fashion-MNIST after 90 s: FID 141, precision 0.62, recall 0.51, all 10 classes, against 669 and 5
+        classes for the paper's sizes; benchmarks/time_to_quality.py). Points keep the paper's settings."""
+        if len(data_shape) != 3:
+            return {}
+        return {"generator_features": 32, "discriminator_features": 32, "batch_size": 64}
+
     def make_loss(self) -> AdversarialLoss:
         raise NotImplementedError
 
@@ -173,7 +186,8 @@ class AdversarialModel(GenerativeModel):
         if batch_norm is None:
             batch_norm = self.architecture == "conv"
         if self.architecture == "mlp":
-            generator = mlp_generator(config.latent_dim + generator_labels, config.generator_hidden, shape, not self.points)
+            generator = mlp_generator(config.latent_dim + generator_labels, config.generator_hidden, shape, not self.points,
+                                      config.generator_batch_norm)
             discriminator = mlp_discriminator(shape, discriminator_labels, config.discriminator_hidden, outputs,
                                               batch_norm, config.discriminator_dropout)
         else:
@@ -321,12 +335,29 @@ class GoodfellowGANConfig(CrossEntropyGANConfig):
     batch_size: int = 100
 
 
+def mlp_gan_fast_recipe(data_shape: tuple[int, ...]) -> dict[str, Any]:
+    """The MLP GANs on a CPU, for images: layers half as wide (G 128-256-512, D 512-256-128), batch norm in G,
+    batch 64, lr 5e-4 and a moving average of G (0.999) to sample from. Measured on Fashion-MNIST, 90 s on 2
+    threads: the paper's sizes make 2,800 steps to FID 387, recall 0.00 and 7 classes (fails the quality gate);
+    these make 7,900 steps to FID 172, recall 0.13, 10 classes. The average removes most of the speckle an
+    MLP generator leaves in its pixels (FID 207 -> 152 without batch norm), batch norm in G raises recall
+    (0.06 -> 0.13). Points keep the paper's settings."""
+    if len(data_shape) != 3:
+        return {}
+    return {"generator_hidden": (128, 256, 512), "discriminator_hidden": (512, 256, 128), "generator_batch_norm": True,
+            "batch_size": 64, "lr": 5e-4, "ema_decay": 0.999}
+
+
 @register("gan")
 class GAN(CrossEntropyGAN):
     """Goodfellow et al. 2014: MLP generator and discriminator; minimax or non-saturating generator loss."""
 
     config_class = GoodfellowGANConfig
     tiny_config = {"latent_dim": 8, "generator_hidden": [16], "discriminator_hidden": [16], "batch_size": 16}
+
+    @classmethod
+    def fast_recipe(cls, data_shape: tuple[int, ...]) -> dict[str, Any]:
+        return mlp_gan_fast_recipe(data_shape)
 
 
 @dataclass
@@ -342,6 +373,10 @@ class CGAN(CrossEntropyGAN):
     tiny_config = GAN.tiny_config
     conditions_generator = True
     conditions_discriminator = True
+
+    @classmethod
+    def fast_recipe(cls, data_shape: tuple[int, ...]) -> dict[str, Any]:
+        return mlp_gan_fast_recipe(data_shape)
 
 
 @dataclass

@@ -98,6 +98,14 @@ class WGANGP(AdversarialModel):
     config_class = WGANGPConfig
     tiny_config = CRITIC_TINY
 
+    @classmethod
+    def fast_recipe(cls, data_shape: tuple[int, ...]) -> dict:
+        """The GANs' CPU sizes (conv widths 32, batch 64) and a learning rate of 3e-4 instead of 1e-4: on
+        Fashion-MNIST, 90 s on 2 CPU threads reach FID 267 (recall 0.17) against 350 (recall 0.03) at 1e-4,
+        and 297 with 2 critic steps instead of 5 at 2e-4. Points keep the authors' toy settings."""
+        recipe = super().fast_recipe(data_shape)
+        return {**recipe, "lr": 3e-4} if recipe else recipe
+
     def __init__(self, config: WGANGPConfig, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
         # Resolved before the networks and optimizers exist, so the saved run config holds the values used.
         super().__init__(config.for_data(points=len(data_shape) == 1), data_shape, num_classes)

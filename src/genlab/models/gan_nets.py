@@ -31,10 +31,11 @@ class MLPNetwork(nn.Module):
         return self.net(inputs.flatten(1)).view(inputs.shape[0], *self.output_shape)
 
 
-def mlp_generator(latent_inputs: int, hidden: tuple[int, ...], data_shape: tuple[int, ...], images: bool) -> MLPNetwork:
-    """Goodfellow et al.'s generator: ReLU hidden layers; tanh pixels for images, a linear output for points
-    (toy2d's modes lie at up to +-4, outside tanh's range)."""
-    return MLPNetwork([latent_inputs, *hidden, math.prod(data_shape)], data_shape, nn.ReLU,
+def mlp_generator(latent_inputs: int, hidden: tuple[int, ...], data_shape: tuple[int, ...], images: bool,
+                  batch_norm: bool = False) -> MLPNetwork:
+    """Goodfellow et al.'s generator: ReLU hidden layers (batch norm after each when asked); tanh pixels for
+    images, a linear output for points (toy2d's modes lie at up to +-4, outside tanh's range)."""
+    return MLPNetwork([latent_inputs, *hidden, math.prod(data_shape)], data_shape, nn.ReLU, batch_norm=batch_norm,
                       final_activation=nn.Tanh() if images else None)
 
 

@@ -54,8 +54,9 @@ def lower_is_better(metric: str) -> bool:
     return any(hint in metric.lower() for hint in LOWER_IS_BETTER_HINTS)
 
 
-def derived_measures(result: dict[str, Any], thresholds: dict[str, float]) -> dict[str, float]:
-    """Stability (spread of a metric over the second half of training) and time to a quality threshold."""
+def derived_measures(result: dict[str, Any], thresholds: dict[str, float | str]) -> dict[str, float]:
+    """Stability (spread of a metric over the second half of training) and time to a quality threshold (a
+    number, or the name of a calibration reference such as "blurred": that reference's value of the metric)."""
     derived: dict[str, float] = {}
     history = result.get("over_training") or []
     names = {k for point in history for k, v in point.items() if isinstance(v, float) and k not in ("training_seconds",)}
@@ -64,9 +65,14 @@ def derived_measures(result: dict[str, Any], thresholds: dict[str, float]) -> di
         if len(values) >= 2:
             derived[f"{name}_std_over_training"] = statistics.pstdev(values)
     for name, threshold in thresholds.items():
+        label = threshold if isinstance(threshold, str) else f"{threshold:g}"
+        if isinstance(threshold, str):  # a calibration reference by name: "blurred" is the blurred real images' value
+            threshold = ((result.get("calibration") or {}).get(threshold) or {}).get(name)
+            if not isinstance(threshold, (int, float)):
+                continue
         reached = [p["training_seconds"] for p in history
                    if isinstance(p.get(name), float) and (p[name] <= threshold if lower_is_better(name) else p[name] >= threshold)]
-        derived[f"seconds_to_{name}_{threshold:g}"] = min(reached) if reached else float("nan")
+        derived[f"seconds_to_{name}_{label}"] = min(reached) if reached else float("nan")
     return derived
 
 
@@ -74,8 +80,9 @@ def results_table(results: list[dict[str, Any]], thresholds: dict[str, float]) -
     """Columns and rows: one row per run, its metrics and derived measures."""
     rows = []
     for result in results:
+        gate = result.get("quality_gate") or {}
         row = {"model": result.get("model_key"), "dataset": result.get("dataset"), "seed": result.get("seed"),
-               "status": result.get("status"), "steps": result.get("steps"),
+               "status": result.get("status"), "quality gate": gate_text(gate), "steps": result.get("steps"),
                "training_seconds": result.get("training_seconds")}
         if result.get("status") == "done":
             row.update(result.get("metrics", {}))
@@ -86,6 +93,50 @@ def results_table(results: list[dict[str, Any]], thresholds: dict[str, float]) -
     for row in rows:
         columns += [k for k in row if k not in columns]
     return columns, rows
+
+
+def gate_text(gate: dict[str, Any]) -> str:
+    """'passed', 'FAILED: <why>' or 'n/a' for a run's quality gate."""
+    if gate.get("passed") is None:
+        return "n/a"
+    return "passed" if gate["passed"] else f"FAILED: {gate.get('reason', '')}"
+
+
+# The references drawn as lines on plots (all six are in the calibration table).
+REFERENCE_LINES = {"real": ("real data", "black", "-"), "blurred": ("blurred real", "tab:blue", "--"),
+                   "one_class": ("one class", "tab:orange", "-."), "uniform_noise": ("uniform noise", "tab:red", ":")}
+
+
+def dataset_calibration(results: list[dict[str, Any]], dataset: str) -> dict[str, dict[str, float]]:
+    """The calibration references measured with a dataset's runs ({} when none has them)."""
+    for result in results:
+        if result.get("dataset") == dataset and result.get("calibration"):
+            return result["calibration"]
+    return {}
+
+
+def draw_reference_lines(axis: Any, references: dict[str, dict[str, float]], metric: str, legend: bool) -> None:
+    """Horizontal lines at what real, blurred, one-class and noise images score on `metric`."""
+    for name, (label, colour, style) in REFERENCE_LINES.items():
+        value = references.get(name, {}).get(metric)
+        if isinstance(value, (int, float)):
+            axis.axhline(value, color=colour, linestyle=style, linewidth=1, label=label if legend else None)
+
+
+def calibration_tables(results: list[dict[str, Any]], metric_names: list[str]) -> list[dict[str, Any]]:
+    """Per dataset: each reference's value of every calibrated metric the runs report."""
+    from genlab.metrics.calibration import CALIBRATED_METRICS, REFERENCES
+
+    tables = []
+    for dataset in dict.fromkeys(r.get("dataset") for r in results):
+        references = dataset_calibration(results, dataset)
+        if not references:
+            continue
+        columns = [m for m in CALIBRATED_METRICS if any(m in values for values in references.values())]
+        rows = [{"reference": name.replace("_", " "), "description": REFERENCES.get(name, ""),
+                 **{m: values.get(m) for m in columns}} for name, values in references.items()]
+        tables.append({"dataset": dataset, "columns": columns, "rows": rows})
+    return tables
 
 
 def seed_spread(results: list[dict[str, Any]], metrics: list[str]) -> list[dict[str, Any]]:
@@ -138,6 +189,7 @@ def over_training_plots(results: list[dict[str, Any]], metric_names: list[str]) 
                 colour = colours.setdefault(model, f"C{len(colours) % 10}")
                 xs, ys = zip(*points)
                 axis.plot(xs, ys, "o-", color=colour, label=model if model not in axis.get_legend_handles_labels()[1] else None)
+            draw_reference_lines(axis, dataset_calibration(results, dataset), name, legend=True)
             axis.set_xlabel("training time (s)")
             axis.set_ylabel(name)
             axis.set_title(f"{name} over training — {dataset}")
@@ -156,6 +208,7 @@ def bar_plots(results: list[dict[str, Any]], metric_names: list[str]) -> list[di
     plots = []
     for dataset in dict.fromkeys(r.get("dataset") for r in results):
         members = [r for r in results if r.get("dataset") == dataset and r.get("status") == "done"]
+        references = dataset_calibration(results, dataset)
         models = list(dict.fromkeys(r["model_key"] for r in members))
         names = [n for n in metric_names if any(metric_value(r, n) is not None for r in members)]
         if not names or not models:
@@ -170,6 +223,9 @@ def bar_plots(results: list[dict[str, Any]], metric_names: list[str]) -> list[di
                 means.append(statistics.fmean(values) if values else float("nan"))
                 spreads.append(statistics.pstdev(values) if len(values) > 1 else 0.0)
             axis.bar(range(len(models)), means, yerr=spreads, color=[f"C{i % 10}" for i in range(len(models))])
+            draw_reference_lines(axis, references, name, legend=axis is axes.flat[0])
+            if axis is axes.flat[0] and axis.get_legend_handles_labels()[1]:
+                axis.legend(fontsize=6, title="references", title_fontsize=6)
             axis.set_xticks(range(len(models)), models, rotation=45, ha="right", fontsize=7)
             axis.set_title(name + (" (lower is better)" if lower_is_better(name) else ""), fontsize=8)
         for axis in list(axes.flat)[len(names):]:
@@ -249,7 +305,7 @@ def machine_description() -> dict[str, Any]:
 
 
 def write_report(spec: StudySpec, budget: Budget, results: list[dict[str, Any]], out: Path,
-                 wall_seconds: float = 0.0, executor: str = "local") -> Path:
+                 wall_seconds: float = 0.0, executor: str = "local", budget_name: str | None = None) -> Path:
     """Write results.csv, results.json and report.html into `out`; returns the report's path."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -276,11 +332,15 @@ def write_report(spec: StudySpec, budget: Budget, results: list[dict[str, Any]],
         spec=spec, metadata=metadata, claims=claims, columns=columns, rows=rows,
         spread=seed_spread(results, headline), spread_columns=["model", "dataset", "runs", "failed", *headline],
         failed=[r for r in results if r.get("status") != "done"],
+        calibration=calibration_tables(results, headline),
+        gate_rule=next(((r.get("quality_gate") or {}).get("rule") for r in results if (r.get("quality_gate") or {}).get("rule")), None),
         plots=bar_plots(results, headline) + over_training_plots(results, spec.checkpoint_metrics),
         panels=sample_panels(results, spec),
         loss_curves=[{"label": r["key"], "uri": png_data_uri(Path(r["run_dir"]) / "loss_curves.png")}
                      for r in results if (Path(r["run_dir"]) / "loss_curves.png").is_file()],
-        models=[{"key": m.key, "name": m.name, "config": json.dumps(m.config)} for m in spec.models],
+        models=[{"key": m.key, "name": m.name, "config": json.dumps(m.config),
+                 "budget": ", ".join(f"{k}: {v}" for k, v in asdict(m.budgets[budget_name]).items() if v)
+                 if budget_name in m.budgets else "the study's"} for m in spec.models],
         datasets=[{"key": d.key, "config": json.dumps(d.data_config())} for d in spec.datasets],
     )
     path = out / "report.html"

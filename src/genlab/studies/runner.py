@@ -20,7 +20,7 @@ from typing import Any, Callable, Literal
 
 from genlab.errors import GenlabError
 from genlab.studies.fallback import resolve_datasets
-from genlab.studies.spec import RunSpec, StudySpec, choose_budget, expand_runs, load_spec
+from genlab.studies.spec import RunSpec, StudySpec, budget_name, choose_budget, expand_runs, load_spec
 
 RESULT_FILE = "result.json"
 
@@ -74,10 +74,14 @@ def _checkpoint_plan(budget: dict[str, Any]) -> dict[str, Any]:
 
 def evaluate_run(target: Any, metrics: list[str] | None, samples: int, write: bool = True) -> dict[str, float | str]:
     """The flat metrics of `genlab.evaluate` on a run folder or a Run (eval.json written when `write`)."""
+    return flatten(full_evaluation(target, metrics, samples, write).get("metrics", {}))
+
+
+def full_evaluation(target: Any, metrics: list[str] | None, samples: int, write: bool = True) -> dict[str, Any]:
+    """`genlab.evaluate` on a run folder or a Run (eval.json written when `write`)."""
     import genlab
 
-    evaluation = genlab.evaluate(target, metrics=metrics or None, n=samples, write=write)
-    return flatten(evaluation.get("metrics", {}))
+    return genlab.evaluate(target, metrics=metrics or None, n=samples, write=write)
 
 
 def prepare_evaluators(runs: list[RunSpec], say: Callable[[str], None]) -> None:
@@ -127,7 +131,10 @@ def execute_run(task: dict[str, Any]) -> dict[str, Any]:
                            resume=bool(list_checkpoints(run_dir)), **options)
         result["steps"] = run.step
         result["training_seconds"] = float(run.config.get("training_seconds", 0.0))
-        result["metrics"] = evaluate_run(run.path, task["metrics"], task["eval_samples"])
+        evaluation = full_evaluation(run.path, task["metrics"], task["eval_samples"])
+        result["metrics"] = flatten(evaluation.get("metrics", {}))
+        result["quality_gate"] = evaluation.get("quality_gate")
+        result["calibration"] = (evaluation.get("calibration") or {}).get("references")
         # Quality along training, from the checkpoints (each knows its own training time).
         over_training = []
         for step in list_checkpoints(run_dir):
@@ -223,7 +230,7 @@ def run_study(
     spec = spec if isinstance(spec, StudySpec) else load_spec(spec)
     chosen = choose_budget(spec, budget, steps, minutes)
     out = Path(out) if out is not None else Path("studies") / spec.name
-    runs = expand_runs(spec, chosen, out)
+    runs = expand_runs(spec, chosen, out, budget_name(spec, budget, steps, minutes))
     spec, runs, data_notes = resolve_datasets(spec, runs)  # fallbacks for data not on disk
     cores = os.cpu_count() or 1
     workers = max(1, min(workers or cores, cores, len(runs)))
@@ -256,6 +263,7 @@ def run_study(
         raise GenlabError(f"unknown executor '{executor}'; use local or ray")
     order = {task["key"]: index for index, task in enumerate(tasks)}
     results.sort(key=lambda result: order[result["key"]])
-    report = write_report(spec, chosen, results, out, wall_seconds=time.perf_counter() - started, executor=executor)
+    report = write_report(spec, chosen, results, out, wall_seconds=time.perf_counter() - started, executor=executor,
+                          budget_name=budget_name(spec, budget, steps, minutes))
     console.print(f"report: {report}")
     return report

@@ -24,6 +24,9 @@ class ModelEntry:
     name: str
     label: str | None = None
     config: dict[str, Any] = field(default_factory=dict)
+    # This model's own budgets by name, replacing the study's (a GAN needs minutes where a VAE needs
+    # seconds: `budgets: {quick: {minutes: 2.5}}`); budgets it does not name are the study's.
+    budgets: dict[str, "Budget"] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -88,6 +91,8 @@ class Claim:
     levels: list[str] = field(default_factory=list)  # trend: dataset keys in order
     direction: Literal["increasing", "decreasing"] = "decreasing"
     margin: float = 0.0  # a must beat b by more than this (in the metric's units)
+    # Only runs that pass the quality gate take part (a trend: the runs at its first level must pass).
+    gate: bool = True
 
 
 @dataclass
@@ -103,7 +108,8 @@ class StudySpec:
     metrics: list[str] = field(default_factory=list)  # passed to genlab.evaluate; empty = its defaults
     eval_samples: int = 2000
     checkpoint_metrics: list[str] = field(default_factory=lambda: ["fid"])
-    quality_threshold: dict[str, float] = field(default_factory=dict)  # e.g. {fid: 30}: time to reach it
+    # Time to reach a quality: {fid: 30}, or a calibration reference's value of the metric, {fid: blurred}.
+    quality_threshold: dict[str, float | str] = field(default_factory=dict)
     claims: list[Claim] = field(default_factory=list)
     interpolations: bool = True
 
@@ -169,8 +175,17 @@ def choose_budget(spec: StudySpec, budget: str | None, steps: int | None = None,
     return spec.budgets[name]
 
 
-def expand_runs(spec: StudySpec, budget: Budget, out: Path) -> list[RunSpec]:
-    """Every (model, dataset, seed) run of the study, each with its own folder under `out/runs`."""
+def budget_name(spec: StudySpec, budget: str | None, steps: int | None = None, minutes: float | None = None) -> str | None:
+    """The name of the budget `choose_budget` picks (None for an explicit steps/minutes budget)."""
+    if steps is not None or minutes is not None:
+        return None
+    return budget or ("quick" if "quick" in spec.budgets else next(iter(spec.budgets)))
+
+
+def expand_runs(spec: StudySpec, budget: Budget, out: Path, name: str | None = None) -> list[RunSpec]:
+    """Every (model, dataset, seed) run of the study, each with its own folder under `out/runs`.
+
+    `name`: the budget's name, under which a model may have its own (an explicit budget has none)."""
     from genlab.models.registry import list_models
 
     known = set(list_models())
@@ -181,7 +196,8 @@ def expand_runs(spec: StudySpec, budget: Budget, out: Path) -> list[RunSpec]:
     for dataset in spec.datasets:
         for model in spec.models:
             for seed in spec.seeds:
-                run = RunSpec(spec.name, model, dataset, seed, budget, Path(), spec.metrics, spec.eval_samples,
+                own = model.budgets.get(name, budget) if name else budget
+                run = RunSpec(spec.name, model, dataset, seed, own, Path(), spec.metrics, spec.eval_samples,
                               spec.checkpoint_metrics)
                 run.run_dir = out / "runs" / run.key
                 runs.append(run)
