@@ -311,19 +311,37 @@ def test_version(capsys, monkeypatch):
     assert code == 0 and out.startswith(f"genlab {genlab.__version__} (torch ")
 
 
-def test_progress_lines_without_a_terminal_show_losses_time_left_and_a_steady_cadence(tmp_path, capsys, monkeypatch):
+def test_progress_lines_without_a_terminal_show_losses_and_time_left(tmp_path, capsys, monkeypatch):
     from genlab.train import progress
 
-    monkeypatch.setattr(progress, "PLAIN_INTERVAL", 0.25)
-    genlab.train("vae", "digits", out=tmp_path / "run", config=TINY_VAE, minutes=0.03, progress=True,
+    monkeypatch.setattr(progress, "PLAIN_INTERVAL", 0.0)  # a line at every step (the cadence: next test)
+    genlab.train("vae", "digits", out=tmp_path / "run", config=TINY_VAE, steps=12, minutes=10.0, progress=True,
                  log_every=5, sample_every=0, eval_every=0)
-    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("vae: step")]
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("vae: step")]
     with_losses = [line for line in lines if "loss " in line]
-    assert with_losses[0].startswith("vae: step 5,")  # printed at once at the first logged step
-    assert lines[lines.index(with_losses[0]):] == with_losses  # and shown in every line from then on
-    assert len(lines) >= 4, lines  # every 0.25 s over ~1.8 s, not only first and last
-    assert all(" left" in line for line in lines)  # the time left of the --minutes budget
-    assert "\r" not in "".join(lines)
+    assert with_losses[0].startswith("vae: step 5/12")  # from the first logged step on
+    assert lines[lines.index(with_losses[0]):] == with_losses
+    assert all(" left" in line for line in lines)
+    assert "\r" not in err
+
+
+def test_progress_lines_come_at_a_steady_cadence(monkeypatch):
+    from genlab.train import progress
+
+    clock = [0.0]
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: clock[0])
+    stream = io.StringIO()  # not a terminal
+    shown = progress.Progress("dcgan", 0, None, budget_seconds=60.0, elapsed_before=0.0, stream=stream)
+    for step in range(1, 46):  # one step a second
+        clock[0] = float(step)
+        shown.update(step, float(step))
+        if step == 3:
+            shown.show_losses({"loss_d": 1.2, "loss_g": 0.7}, step, float(step))
+    shown.close()
+    steps = [int(line.split("step ")[1].split(",")[0]) for line in stream.getvalue().splitlines()]
+    assert steps == [3, 13, 23, 33, 43, 45]  # the first losses, then every 10 s, and the end
+    assert stream.getvalue().splitlines()[1] == "dcgan: step 13, 1.0 steps/s, 0:47 left, loss_d 1.2, loss_g 0.7"
 
 
 def test_progress_bar_on_a_terminal_shows_losses_at_once_and_time_left():

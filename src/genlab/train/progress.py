@@ -117,8 +117,10 @@ class Progress:
         if not self.enabled:
             return
         if self.bar is not None:
+            self.bar.set_postfix(self._postfix(), refresh=False)
             self.bar.update(step - self.bar.n)
-            self.bar.set_postfix(self._postfix(), refresh=True)
+            if first:  # at once; later ones follow the bar's own refresh rate
+                self.bar.refresh()
         elif first:
             self._print_line()
 
