@@ -255,10 +255,13 @@ def run_study(
     for note in data_notes:
         console.print(note)
     prepare_evaluators(runs, lambda message: console.print(f"evaluator: {message}"))
+    # Longest budgets first (a stable sort keeps the spec's order otherwise): a 3-minute GAN started last
+    # would leave the other workers idle at the end.
+    queue = sorted(tasks, key=lambda task: -(task["budget"].get("minutes") or 0))
     if executor == "local":
-        results = run_local(tasks, workers, on_result)
+        results = run_local(queue, workers, on_result)
     elif executor == "ray":
-        results = run_ray(tasks, workers, address, on_result)
+        results = run_ray(queue, workers, address, on_result)
     else:
         raise GenlabError(f"unknown executor '{executor}'; use local or ray")
     order = {task["key"]: index for index, task in enumerate(tasks)}
