@@ -11,6 +11,9 @@ within 3 std of its nearest mode; a mode is covered when at least 16 of the 2,00
 
     python benchmarks/gan_modes.py --jobs 2               # the default budget, 3 seeds: 6-10 minutes on 2 cores
     python benchmarks/gan_modes.py --quick                # smoke run
+    python benchmarks/gan_modes.py --layouts grid-25 --width 512 --depth 3 --batch-size 256 --minutes 10 \
+        --eval-every 500 --seeds 0 --variants wgan-gp "gan (non-saturating)" "gan (minimax)" sngan --jobs 2
+                                                          # the WGAN-GP authors' toy settings for 10 CPU-minutes each
     python benchmarks/gan_modes.py --steps 30000 --width 256 --jobs 2 --out /tmp/modes.json
     python benchmarks/gan_modes.py --layouts grid-25 --lr 1e-3 --ema-decay 0.99 --out benchmarks/results/gan_modes_lr1e-3.json
                                                           # one shared learning rate and G average (the test's settings)
@@ -52,23 +55,27 @@ REFERENCES: dict[str, tuple[str, dict[str, Any]]] = {"cgan (told the mode)": ("c
 SAMPLES = 2000
 
 
-def train_and_score(label: str, layout: str, seed: int, steps: int, networks: dict[str, Any], threads: int) -> dict[str, Any]:
-    """One run: train, then score 2,000 samples; also the coverage logged during training."""
+def train_and_score(label: str, layout: str, seed: int, steps: int, networks: dict[str, Any], threads: int,
+                    minutes: float | None = None, eval_every: int | None = None) -> dict[str, Any]:
+    """One run: train (for `steps`, or for `minutes` when given), then score 2,000 samples; also the coverage
+    logged during training, with its step and training time."""
     torch.set_num_threads(threads)
     name, overrides = {**VARIANTS, **REFERENCES}[label]
     config = {**networks, **overrides}
     data = {"name": "toy2d", "seed": seed, "options": {"layout": layout}}
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
-        run = genlab.train(name, data, out=Path(folder) / "run", config=config, steps=steps, seed=seed,
-                           progress=False, sample_every=0, checkpoint_every=0, log_every=max(1, steps // 20),
-                           eval_every=max(1, steps // 4))
+        budget = {"steps": 10**9, "minutes": minutes} if minutes else {"steps": steps}
+        run = genlab.train(name, data, out=Path(folder) / "run", config=config, seed=seed, progress=False,
+                           sample_every=0, checkpoint_every=0, log_every=eval_every or max(1, steps // 20),
+                           eval_every=eval_every or max(1, steps // 4), **budget)
+        steps = run.step
         seconds = time.perf_counter() - started
         dataset = genlab.load_dataset("toy2d", seed=seed, layout=layout)
         labels = torch.arange(SAMPLES) % dataset.num_classes if run.model.conditional else None
         points = run.model.sample(SAMPLES, labels=labels, generator=torch.Generator().manual_seed(10_000 + seed))
         final = mode_statistics(points, dataset.info["modes"], dataset.info["std"])
-        trajectory = [{"step": row["step"], "modes_covered": row["modes_covered"],
+        trajectory = [{"step": row["step"], "seconds": row.get("time"), "modes_covered": row["modes_covered"],
                        "high_quality_fraction": row["high_quality_fraction"]}
                       for row in run.metrics() if "modes_covered" in row]
     return {"variant": label, "model": name, "config": config, "layout": layout, "seed": seed, "steps": steps,
@@ -136,6 +143,9 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=None, help="one learning rate for every model (default: each its own)")
     parser.add_argument("--ema-decay", type=float, default=0.0, help="moving average of G for sampling (default off)")
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel processes (one torch thread each)")
+    parser.add_argument("--minutes", type=float, default=None, help="train each run for this long instead of --steps "
+                        "(the trajectory then shows modes covered over training time)")
+    parser.add_argument("--eval-every", type=int, default=None, help="trainer steps between mode counts during training")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 200 steps, seed 0 only")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results (default {DEFAULT_OUT})")
     args = parser.parse_args()
@@ -145,7 +155,7 @@ def main() -> None:
                 "discriminator_hidden": [args.width] * args.depth, "batch_size": args.batch_size,
                 **({"lr": args.lr} if args.lr is not None else {}),
                 **({"ema_decay": args.ema_decay} if args.ema_decay else {})}
-    settings = {"steps": steps, "seeds": seeds, "layouts": args.layouts, "variants": args.variants,
+    settings = {"steps": steps, "minutes": args.minutes, "seeds": seeds, "layouts": args.layouts, "variants": args.variants,
                 "networks": networks, "samples": SAMPLES, "jobs": args.jobs}
     console = Console() if sys.stdout.isatty() else Console(width=150)
     started = time.perf_counter()
@@ -155,7 +165,8 @@ def main() -> None:
     runs: list[dict[str, Any]] = []
     pool = ProcessPoolExecutor(max_workers=args.jobs)
     try:
-        futures = [pool.submit(train_and_score, label, layout, seed, steps, networks, threads) for label, layout, seed in tasks]
+        futures = [pool.submit(train_and_score, label, layout, seed, steps, networks, threads, args.minutes, args.eval_every)
+                   for label, layout, seed in tasks]
         for future in futures:
             run = future.result()
             runs.append(run)

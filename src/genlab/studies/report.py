@@ -320,7 +320,8 @@ def write_report(spec: StudySpec, budget: Budget, results: list[dict[str, Any]],
     writer.writerows(rows)
     atomic_write_bytes(out / "results.csv", buffer.getvalue().encode())
     claims = check_claims(spec.claims, results)
-    metadata = {"study": spec.name, "description": spec.description, "budget": asdict(budget), "executor": executor,
+    metadata = {"study": spec.name, "description": spec.description, "budget": asdict(budget), "budget_name": budget_name,
+                "own_budgets": sorted(m.key for m in spec.models if budget_name in m.budgets), "executor": executor,
                 "seeds": spec.seeds, "wall_seconds": round(wall_seconds, 1), "machine": machine_description(),
                 "written": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
     atomic_write_json(out / "results.json", {"metadata": metadata, "claims": claims,
