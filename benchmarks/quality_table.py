@@ -137,6 +137,7 @@ def run_table(models: list[str], data: str, minutes: float, samples: int, seed: 
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     sheet = out.with_name(out.stem + "_samples.png")
+    out.parent.mkdir(parents=True, exist_ok=True)
     sample_sheet(rows, sheet)
     table = Table(title=f"{data}: every model after {minutes:g} min of training at its defaults ({threads} threads)")
     for column in ("model", "recipe", "steps", "FID", "precision", "recall", "classes", "sharp/real", "gate", "target"):

@@ -52,8 +52,16 @@ def test_noise_never_wins_sharpness_and_real_images_beat_blurred_ones(evaluator_
                              a={"model": "blurry"}, b={"model": "sharp-real"}), results)["held"] is False
 
 
-def test_a_claim_can_opt_out_of_the_gate(evaluator_env, mnist5k, tmp_path):
+def test_a_claim_can_gate_only_its_winner_or_opt_out(evaluator_env, mnist5k, tmp_path):
     results = scored(tmp_path, mnist5k)
-    ungated = Claim(text="noise has a higher FID than blurred images", metric="fid", gate=False,
+    # A baseline expected not to learn the data stays in as the loser; its failing is named in the evidence.
+    beats_noise = Claim(text="real images beat noise on FID", metric="fid", higher_is_better=False, gate="a",
+                        a={"model": "sharp-real"}, b={"model": "noise"})
+    verdict = check_claim(beats_noise, results)
+    assert verdict["held"] is True and "in B: noise on mnist-5k (seed 0) did not learn the data" in verdict["evidence"]
+    # ... but the side claimed better must pass: noise never "wins" with gate "a".
+    noise_wins = Claim(text="noise is sharper", metric="sharpness_ratio", gate="a", a={"model": "noise"}, b={"model": "blurry"})
+    assert check_claim(noise_wins, results)["held"] is None
+    ungated = Claim(text="noise has a higher FID than blurred images", metric="fid", gate="none",
                     a={"model": "noise"}, b={"model": "blurry"})
     assert check_claim(ungated, results)["held"] is True

@@ -65,9 +65,12 @@ def check_claim(claim: Claim, results: list[dict[str, Any]]) -> dict[str, Any]:
         group_a = [r for r in results if _matches(r, claim.a)]
         group_b = [r for r in results if _matches(r, claim.b)]
         (kept_a, out_a), (kept_b, out_b) = gated(group_a), gated(group_b)
-        excluded = out_a + out_b if claim.gate else []
-        if claim.gate:
-            group_a, group_b = kept_a, kept_b
+        excluded = {"all": out_a + out_b, "a": out_a, "none": []}[claim.gate]
+        if claim.gate != "none":
+            group_a = kept_a
+        if claim.gate == "all":
+            group_b = kept_b
+        failed_b = out_b if claim.gate == "a" else []
         mean_a, count_a = _mean(group_a, claim.metric)
         mean_b, count_b = _mean(group_b, claim.metric)
         if mean_a is None or mean_b is None:
@@ -78,12 +81,13 @@ def check_claim(claim: Claim, results: list[dict[str, Any]]) -> dict[str, Any]:
         row["held"] = difference > claim.margin
         row["evidence"] = (f"A {mean_a:.4g} (n={count_a}) vs B {mean_b:.4g} (n={count_b}); {better} is better"
                            + (f", margin {claim.margin:g}" if claim.margin else "")
-                           + (f"; left out: {failed_gate_text(excluded)}" if excluded else ""))
+                           + (f"; left out: {failed_gate_text(excluded)}" if excluded else "")
+                           + (f"; in B: {failed_gate_text(failed_b)}" if failed_b else ""))
         return row
     means = []
     for index, level in enumerate(claim.levels):
         members = [r for r in results if _matches(r, claim.a) and r.get("dataset") == level]
-        if claim.gate and index == 0:
+        if claim.gate != "none" and index == 0:
             # The clean (first) level must show the model learned the data; the later levels are what
             # the trend measures, degraded runs included.
             kept, excluded = gated(members)

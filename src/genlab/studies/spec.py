@@ -91,8 +91,10 @@ class Claim:
     levels: list[str] = field(default_factory=list)  # trend: dataset keys in order
     direction: Literal["increasing", "decreasing"] = "decreasing"
     margin: float = 0.0  # a must beat b by more than this (in the metric's units)
-    # Only runs that pass the quality gate take part (a trend: the runs at its first level must pass).
-    gate: bool = True
+    # Which runs must pass the quality gate to take part: "all" (a trend: the runs at its first level),
+    # "a" (only the side claimed better: for a baseline expected not to learn the data, whose failing the
+    # gate is part of the evidence) or "none" (claims about failure itself).
+    gate: Literal["all", "a", "none"] = "all"
 
 
 @dataclass
