@@ -228,5 +228,5 @@ def quality_gate(metrics: dict[str, Any], calibration: dict[str, Any] | None) ->
                         f"FID {value:.0f} not below {GATE_FID_FRACTION:g} x {best_name.replace('_', ' ')} {trivial[best_name]:.0f}")
     for name, floor in (("precision", GATE_PRECISION_FLOOR), ("coverage", GATE_COVERAGE_FLOOR)):
         if isinstance(metrics.get(name), (int, float)) and metrics[name] < floor:
-            failures.append(f"{name} {metrics[name]:.2f} < {floor:g}")
+            failures.append(f"{name} {metrics[name]:.3f} < {floor:g}")
     return {"passed": not failures, "reason": "; ".join(failures) or "learned the data", "rule": rule}
