@@ -145,6 +145,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel processes (one torch thread each)")
     parser.add_argument("--minutes", type=float, default=None, help="train each run for this long instead of --steps "
                         "(the trajectory then shows modes covered over training time)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads per run (default: 1 with --jobs > 1, else the cores)")
     parser.add_argument("--eval-every", type=int, default=None, help="trainer steps between mode counts during training")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 200 steps, seed 0 only")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results (default {DEFAULT_OUT})")
@@ -161,7 +162,7 @@ def main() -> None:
     started = time.perf_counter()
     loadavg_before = os.getloadavg()
     tasks = [(label, layout, seed) for layout in args.layouts for label in args.variants for seed in seeds]
-    threads = 1 if args.jobs > 1 else max(1, len(os.sched_getaffinity(0)))
+    threads = args.threads or (1 if args.jobs > 1 else max(1, len(os.sched_getaffinity(0))))
     runs: list[dict[str, Any]] = []
     pool = ProcessPoolExecutor(max_workers=args.jobs)
     try:

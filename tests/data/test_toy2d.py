@@ -33,7 +33,7 @@ def test_grid_25_and_seeds():
 def test_bad_options():
     with pytest.raises(GenlabError, match="layout must be one of"):
         load_dataset("toy2d", layout="spiral")
-    with pytest.raises(GenlabError, match="must be int"):
+    with pytest.raises(GenlabError, match="must be a whole number"):
         load_dataset("toy2d", n_train="many")
     with pytest.raises(GenlabError, match="holds points, not images"):
         load_dataset("toy2d", resize=8)
