@@ -30,6 +30,7 @@ objects are only used inside `fit` and never stored.
 from __future__ import annotations
 
 import math
+from abc import ABCMeta, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -106,7 +107,7 @@ def to_levels(x: torch.Tensor) -> torch.Tensor:
     return (x.float() * 255).round().clamp(0, 255).long()
 
 
-class FittedModel(GenerativeModel):
+class FittedModel(GenerativeModel, metaclass=ABCMeta):
     """A class-conditional density fitted in closed form or by EM (`fit`), not by gradient steps.
 
     The trainer calls `fit(train_x, train_y)` on the whole training split instead of its step loop
@@ -155,8 +156,9 @@ class FittedModel(GenerativeModel):
         estimate = self.log_likelihood(self.scored_input(to_float(x)), labels=None)
         return {"log_likelihood": estimate.log_likelihood, "bits_per_dim": estimate.bits_per_dim}
 
+    @abstractmethod
     def fit_classes(self, x: torch.Tensor, labels: torch.Tensor) -> None:
-        raise NotImplementedError
+        """Estimate each class's density from its images (float in [0, 1]) and `labels`."""
 
     def scored_input(self, x: torch.Tensor) -> torch.Tensor:
         """The images the likelihood of training data is measured on (binarised ones for a Bernoulli model)."""
@@ -173,9 +175,9 @@ class FittedModel(GenerativeModel):
         return {"log_likelihood": estimate.log_likelihood, "bits_per_dim": estimate.bits_per_dim}
 
     # --- likelihood ---------------------------------------------------------------------
+    @abstractmethod
     def class_log_likelihood(self, x: torch.Tensor) -> torch.Tensor:
         """log p(x | y) for every item and class, (N, classes), images float in [0, 1]."""
-        raise NotImplementedError
 
     def check_scorable(self, x: torch.Tensor) -> None:
         """Raise a GenlabError for data this model cannot score (grey pixels under a Bernoulli model)."""
@@ -204,9 +206,9 @@ class FittedModel(GenerativeModel):
         return ExactLikelihood(per_item.cpu(), self.dims, self.measure, conditional_on_labels=labels is not None)
 
     # --- sampling ---------------------------------------------------------------------------
+    @abstractmethod
     def sample_classes(self, labels: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """One image in [0, 1] per class index in `labels`, (n, *data_shape)."""
-        raise NotImplementedError
 
     def draw_from(self, probabilities: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """One categorical draw per row of `probabilities` (..., K), by inverting the CDF with `generator`."""

@@ -23,6 +23,7 @@ grid by its std; `sample` returns points in the data's own units.
 
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -120,7 +121,7 @@ class CrossEntropyGANConfig(AdamGANConfig):
             raise GenlabError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing}")
 
 
-class AdversarialModel(GenerativeModel):
+class AdversarialModel(GenerativeModel, metaclass=ABCMeta):
     """A generator against a discriminator, updated in turn; samples come from G (or its moving average)."""
 
     # What the labels do: feed the generator (conditional sampling), feed the discriminator's input,
@@ -159,8 +160,9 @@ class AdversarialModel(GenerativeModel):
             return {}
         return {"generator_features": 32, "discriminator_features": 32, "batch_size": 64}
 
+    @abstractmethod
     def make_loss(self) -> AdversarialLoss:
-        raise NotImplementedError
+        """The adversarial loss of this variant (cross-entropy, Wasserstein, hinge): each GAN names its own."""
 
     def _resolve_architecture(self) -> str:
         name, shape = self.registry_name, self.data_shape
