@@ -342,8 +342,10 @@ class Evaluation:
         if self.calibration is None:
             self.details["sharpness"] = "not measured: no calibration references for this evaluator"
             return
-        gate = calibration.quality_gate({"fid": fid.fid_from_features(self.real_features, self.fake_features),
-                                         **self.metrics}, self.calibration)
+        # The gate needs the FID; computed here only when `fid` was not among the metrics asked for.
+        measured = self.metrics if "fid" in self.metrics else \
+            {"fid": fid.fid_from_features(self.real_features, self.fake_features), **self.metrics}
+        gate = calibration.quality_gate(measured, self.calibration)
         mask = calibration.recognised(self.fake_features, self.fake_probabilities, self.real_features,
                                       self.calibration["recognition_radius"])
         recognised = calibration.recognised_sharpness(self.samples, self.real_x, mask)
