@@ -123,7 +123,7 @@ def draw_reference_lines(axis: Any, references: dict[str, dict[str, float]], met
             axis.axhline(value, color=colour, linestyle=style, linewidth=1, label=label if legend else None)
 
 
-def calibration_tables(results: list[dict[str, Any]], metric_names: list[str]) -> list[dict[str, Any]]:
+def calibration_tables(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per dataset: each reference's value of every calibrated metric the runs report."""
     from genlab.metrics.calibration import CALIBRATED_METRICS, REFERENCES
 
@@ -333,7 +333,7 @@ def write_report(spec: StudySpec, budget: Budget, results: list[dict[str, Any]],
         spec=spec, metadata=metadata, claims=claims, columns=columns, rows=rows,
         spread=seed_spread(results, headline), spread_columns=["model", "dataset", "runs", "failed", *headline],
         failed=[r for r in results if r.get("status") != "done"],
-        calibration=calibration_tables(results, headline),
+        calibration=calibration_tables(results),
         gate_rule=next(((r.get("quality_gate") or {}).get("rule") for r in results if (r.get("quality_gate") or {}).get("rule")), None),
         plots=bar_plots(results, headline) + over_training_plots(results, spec.checkpoint_metrics),
         panels=sample_panels(results, spec),
