@@ -135,7 +135,7 @@ def test_resume_of_a_folder_without_a_checkpoint_says_so_on_the_first_line(tmp_p
 def test_a_second_process_on_the_same_run_folder_gets_a_clear_error(tmp_path):
     from filelock import FileLock
 
-    from genlab.train.run import LOCK_FILE
+    from genlab.runfolder import LOCK_FILE
 
     run_dir = tmp_path / "run"
     run_dir.mkdir()

@@ -10,12 +10,12 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
 from genlab.errors import GenlabError
+from genlab.io import atomic_write_yaml, read_yaml  # noqa: F401  (read_yaml is part of this module's API)
 
 ConfigT = TypeVar("ConfigT")
 
@@ -192,30 +192,4 @@ def parse_overrides(assignments: typing.Iterable[str], option: str = "--set") ->
     return overrides
 
 
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping, with a clear error for a missing or malformed file."""
-    path = Path(path)
-    if path.is_dir():
-        raise GenlabError(f"config file not found: {path} is a folder; give a YAML file")
-    if not path.is_file():
-        raise GenlabError(f"config file not found: {path}")
-    try:
-        loaded = yaml.safe_load(path.read_text())
-    except (UnicodeDecodeError, ValueError):
-        raise GenlabError(f"config file {path} is not a YAML text file") from None
-    except OSError as error:
-        raise GenlabError(f"config file {path} cannot be read: {error.strerror or error}") from None
-    except yaml.YAMLError as error:
-        raise GenlabError(f"config file {path} is not valid YAML: {str(error).splitlines()[0]}") from None
-    if loaded is None:
-        return {}
-    if not isinstance(loaded, dict):
-        raise GenlabError(f"config file {path} must hold a mapping of keys to values")
-    return loaded
-
-
-def write_yaml(path: str | Path, values: dict[str, Any]) -> None:
-    """Write a mapping as YAML (atomically, so a crash never leaves half a config)."""
-    from genlab.train.checkpoint import atomic_write_bytes
-
-    atomic_write_bytes(Path(path), yaml.safe_dump(values, sort_keys=False).encode())
+write_yaml = atomic_write_yaml  # configs are read and written through genlab.io

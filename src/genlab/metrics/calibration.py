@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from genlab.data.batches import to_float
+from genlab.io import atomic_write_json
 from genlab.metrics import classifier, fid, prdc, sharpness
 from genlab.metrics.evaluator import Evaluator, data_fingerprint, evaluators_dir
 from genlab.metrics.reference import evaluator_cache_id, real_features, real_prdc_radii
@@ -183,8 +184,6 @@ def calibrate(evaluator: Evaluator, real_x: torch.Tensor, train_x: torch.Tensor,
     `real_x` is the real split a run's samples are compared with; `train_x`/`train_y` the other split,
     from which the references are drawn.
     """
-    from genlab.train.checkpoint import atomic_write_json
-
     path = calibration_path(evaluator, real_x, count, seed)
     if path is not None and path.is_file():
         try:

@@ -17,10 +17,12 @@ from typing import Any, Callable
 
 import torch
 
+from genlab._version import __version__
 from genlab.config import from_dict
 from genlab.data.batches import to_float
 from genlab.data.registry import DataConfig, Dataset, load_dataset
 from genlab.errors import GenlabError
+from genlab.io import atomic_write_json
 from genlab.metrics import calibration, classifier, fid, likelihood, modes, prdc, sharpness
 from genlab.metrics.evaluator import (
     Evaluator,
@@ -30,11 +32,12 @@ from genlab.metrics.evaluator import (
     inception_evaluator,
 )
 from genlab.metrics.reference import real_features, real_prdc_radii
+from genlab.runfolder import RunFolder
+from genlab.train.run import Run, load_run
 
 METRICS = ("fid", "kid", "prdc", "classifier", "likelihood", "parzen", "modes", "reconstruction", "sharpness", "speed")
 FEATURES = ("evaluator", "inception")
 SAMPLE_BATCH = 500
-EVAL_FILE = "eval.json"
 
 
 @dataclasses.dataclass
@@ -371,8 +374,6 @@ class Evaluation:
 
     # --- the whole evaluation -----------------------------------------------------------------------
     def run_all(self) -> dict[str, Any]:
-        import genlab
-
         started = time.perf_counter()
         self.load_data()
         self.load_evaluator()
@@ -408,7 +409,7 @@ class Evaluation:
             "details": self.details,
             "skipped": self.skipped,
             "seconds": self.seconds,
-            "genlab_version": genlab.__version__,
+            "genlab_version": __version__,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         })
 
@@ -430,9 +431,6 @@ def evaluate(
     `write=False`) and returns the same dict. `options` are further `EvaluationOptions` fields
     (likelihood_k, likelihood_items, parzen_items, kid_subsets, kid_subset_size).
     """
-    from genlab.train.checkpoint import atomic_write_json
-    from genlab.train.run import Run, load_run
-
     evaluation_options = from_dict(EvaluationOptions, {"n": n, "split": split, "features": features, "seed": seed, **options})
     metric_names = parse_metrics(metrics)
     run = run_or_path if isinstance(run_or_path, Run) else load_run(Path(run_or_path))
@@ -443,7 +441,8 @@ def evaluate(
             result = Evaluation(run, metric_names, evaluation_options, progress).run_all()
     finally:
         run.model.train(was_training)
-    result["eval_json"] = str(Path(run.path) / EVAL_FILE) if write else None
+    eval_path = RunFolder(run.path).eval
+    result["eval_json"] = str(eval_path) if write else None
     if write:
-        atomic_write_json(Path(run.path) / EVAL_FILE, result)
+        atomic_write_json(eval_path, result)
     return result

@@ -34,10 +34,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genlab._version import __version__
+from genlab.config import from_dict
 from genlab.data.batches import to_float
 from genlab.data.paths import cache_dir
 from genlab.data.registry import DataConfig, Dataset, load_dataset
 from genlab.errors import GenlabError
+from genlab.io import atomic_write_json, load_tensors, save_tensors
 
 FEATURE_DIM = 128
 TRUNK_WIDTHS = (16, 32, 64)
@@ -244,8 +247,6 @@ def canonical_data_config(data: str | DataConfig | dict[str, Any]) -> DataConfig
     whole clean train split (and seed 0 for datasets drawn at random), so every run on a dataset
     shares it.
     """
-    from genlab.config import from_dict
-
     if isinstance(data, str):
         config = DataConfig(name=data)
     elif isinstance(data, DataConfig):
@@ -278,8 +279,6 @@ def data_fingerprint(x: torch.Tensor, y: torch.Tensor) -> str:
 
 def evaluator_key(config: DataConfig, dataset: Dataset) -> tuple[str, dict[str, Any]]:
     """(file stem, key fields): dataset, shape, options, data fingerprint and genlab version."""
-    import genlab
-
     fields = {
         "dataset": config.name,
         "shape": list(dataset.shape),
@@ -287,7 +286,7 @@ def evaluator_key(config: DataConfig, dataset: Dataset) -> tuple[str, dict[str, 
         "channels": config.channels,
         "options": {k: config.options[k] for k in sorted(config.options)},
         "train_fingerprint": data_fingerprint(dataset.train_x, dataset.train_y),
-        "genlab_version": genlab.__version__,
+        "genlab_version": __version__,
         "architecture": {"widths": list(TRUNK_WIDTHS), "feature_dim": FEATURE_DIM, "seed": EVALUATOR_SEED},
     }
     digest = hashlib.blake2b(json.dumps(fields, sort_keys=True).encode(), digest_size=6).hexdigest()
@@ -396,16 +395,12 @@ def train_evaluator(dataset: Dataset, progress: Callable[[str], None] | None = N
 
 def save_evaluator(path: Path, network: nn.Module, metadata: dict[str, Any]) -> None:
     """safetensors weights + a JSON record, both written atomically (the JSON last marks completion)."""
-    from genlab.train.checkpoint import atomic_write_json, save_tensors
-
     save_tensors(path.with_suffix(".safetensors"), network.state_dict(), metadata={"kind": metadata["kind"]})
     atomic_write_json(path.with_suffix(".json"), metadata)
 
 
 def load_network_evaluator(path: Path) -> Evaluator:
     """Rebuild a cached evaluator from its JSON record and safetensors weights."""
-    from genlab.train.checkpoint import load_tensors
-
     metadata = json.loads(path.with_suffix(".json").read_text())
     network = build_network(metadata["kind"], tuple(metadata["key"]["shape"]), max(metadata["num_classes"], 1))
     network.load_state_dict(load_tensors(path.with_suffix(".safetensors")))
@@ -454,8 +449,6 @@ def evaluator_for_dataset(dataset: Dataset, config: DataConfig, *, build: bool =
             # A damaged cache entry is rebuilt below.
     if not build:
         raise GenlabError(f"no evaluator for '{dataset.name}' in {evaluators_dir()}; build it with `genlab evaluator {dataset.name}`")
-    import genlab
-
     network, record = train_evaluator(dataset, progress)
     metadata = {
         "dataset": dataset.name,
@@ -465,7 +458,7 @@ def evaluator_for_dataset(dataset: Dataset, config: DataConfig, *, build: bool =
         "num_classes": dataset.num_classes,
         "class_names": list(dataset.class_names),
         "feature_dim": FEATURE_DIM,
-        "genlab_version": genlab.__version__,
+        "genlab_version": __version__,
         "torch_version": str(torch.__version__),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **record,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from genlab.io import load_tensors, save_tensors
 from genlab.metrics import prdc
 from genlab.metrics.evaluator import Evaluator, data_fingerprint, evaluators_dir
 
@@ -37,8 +38,6 @@ def reference_path(evaluator: Evaluator, images: torch.Tensor) -> Path | None:
 
 def real_features(evaluator: Evaluator, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, bool]:
     """(features, probabilities or None, from_cache) of real `images`, read from or written to the cache."""
-    from genlab.train.checkpoint import load_tensors, save_tensors
-
     path = reference_path(evaluator, images)
     if path is not None and path.is_file():
         try:
@@ -64,8 +63,6 @@ def reference_metadata(evaluator: Evaluator, images: torch.Tensor) -> dict[str, 
 def real_prdc_radii(evaluator: Evaluator, images: torch.Tensor, features: torch.Tensor) -> dict[int, torch.Tensor]:
     """PRDC's k-NN radii of real `features` (those of `images`): read from the reference cache file when it
     holds them for exactly these features, else computed and added to it."""
-    from genlab.train.checkpoint import load_tensors, save_tensors
-
     names = {k: f"prdc_radii_k{k}" for k in sorted({prdc.PRECISION_RECALL_K, prdc.DENSITY_COVERAGE_K})}
     path = reference_path(evaluator, images)
     tensors = None

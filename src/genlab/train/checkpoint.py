@@ -8,59 +8,14 @@ the marker that the checkpoint is complete: a crash between the two leaves no us
 from __future__ import annotations
 
 import json
-import os
-import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load as load_safetensors_bytes
-from safetensors.torch import save as save_safetensors_bytes
 
 from genlab.errors import GenlabError
-
-CHECKPOINT_NAME = re.compile(r"^step-(\d{6,})\.json$")
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see the old file or the new one, never a torn one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as temp_file:
-            temp_file.write(data)
-            temp_file.flush()
-            os.fsync(temp_file.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)  # make the rename itself durable
-    finally:
-        os.close(directory)
-
-
-def atomic_write_json(path: Path, values: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(values, indent=2, sort_keys=True) + "\n").encode())
-
-
-def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
-    """Save named tensors as safetensors, atomically (tensors are copied to contiguous CPU memory)."""
-    plain = {name: tensor.detach().to("cpu").contiguous().clone() for name, tensor in tensors.items()}
-    atomic_write_bytes(path, save_safetensors_bytes(plain, metadata=metadata))
-
-
-def load_tensors(path: Path) -> dict[str, torch.Tensor]:
-    """Load a safetensors file, with a clear error if it is missing or damaged."""
-    if not path.is_file():
-        raise GenlabError(f"checkpoint file not found: {path}")
-    try:
-        return load_safetensors_bytes(path.read_bytes())
-    except Exception as error:  # safetensors raises its own error types for damaged headers
-        raise GenlabError(f"checkpoint {path} is damaged ({error}); delete it to fall back to an earlier one") from None
+from genlab.io import atomic_write_json, load_tensors, save_tensors
+from genlab.runfolder import RunFolder
 
 
 def optimizer_to_flat(name: str, optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -95,21 +50,12 @@ def optimizer_from_flat(name: str, optimizer: torch.optim.Optimizer, tensors: di
 
 
 def checkpoint_paths(run_dir: Path, step: int) -> tuple[Path, Path]:
-    stem = run_dir / "checkpoints" / f"step-{step:06d}"
-    return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+    return RunFolder(run_dir).checkpoint_paths(step)
 
 
 def list_checkpoints(run_dir: Path) -> list[int]:
     """Steps of the complete checkpoints in a run folder, oldest first."""
-    folder = Path(run_dir) / "checkpoints"
-    if not folder.is_dir():
-        return []
-    steps = []
-    for path in folder.iterdir():
-        match = CHECKPOINT_NAME.match(path.name)
-        if match and path.with_suffix(".safetensors").is_file():
-            steps.append(int(match.group(1)))
-    return sorted(steps)
+    return RunFolder(run_dir).checkpoint_steps()
 
 
 def rng_tensors() -> dict[str, torch.Tensor]:

@@ -12,15 +12,12 @@ from typing import Any
 
 import torch
 
-from genlab.config import read_yaml
 from genlab.errors import GenlabError
+from genlab.io import load_tensors, read_yaml
 from genlab.models.base import GenerativeModel
 from genlab.models.registry import create_model
-from genlab.train.checkpoint import list_checkpoints, load_checkpoint, load_tensors, model_tensors
-
-MODEL_FILE = "model.safetensors"
-CONFIG_FILE = "config.yaml"
-LOCK_FILE = ".train.lock"  # held by the process training into the folder (genlab.train)
+from genlab.runfolder import CONFIG_FILE, MODEL_FILE, RunFolder
+from genlab.train.checkpoint import load_checkpoint, model_tensors
 
 
 @dataclass
@@ -37,8 +34,12 @@ class Run:
     def name(self) -> str:
         return self.path.name
 
+    @property
+    def folder(self) -> RunFolder:
+        return RunFolder(self.path)
+
     def metrics(self) -> list[dict]:
-        from genlab.report.plots import read_metrics
+        from genlab.report.plots import read_metrics  # matplotlib only when a run's metrics are read
 
         return read_metrics(self.path)
 
@@ -65,18 +66,19 @@ def build_model_from_config(config: dict[str, Any]) -> GenerativeModel:
 def load_run(path: str | Path, step: int | None = None, device: str | torch.device = "cpu") -> Run:
     """Rebuild a run's model from its folder: the final model.safetensors, or the checkpoint at `step`."""
     path = Path(path)
-    if not (path / CONFIG_FILE).is_file():
+    folder = RunFolder(path)
+    if not folder.config.is_file():
         raise GenlabError(f"{path} is not a run folder (no {CONFIG_FILE}); pass the folder `genlab train --out` wrote")
-    config = read_yaml(path / CONFIG_FILE)
+    config = read_yaml(folder.config)
     model = build_model_from_config(config)
-    steps = list_checkpoints(path)
+    steps = folder.checkpoint_steps()
     if step is not None:
         if step not in steps:
             raise GenlabError(f"{path} has no checkpoint at step {step}; it has {steps}")
         tensors, state = load_checkpoint(path, step)
         weights, loaded_step = model_tensors(tensors), step
-    elif (path / MODEL_FILE).is_file():
-        weights = load_tensors(path / MODEL_FILE)
+    elif folder.model.is_file():
+        weights = load_tensors(folder.model)
         loaded_step = int(config.get("final_step", steps[-1] if steps else 0))
     elif steps:
         tensors, state = load_checkpoint(path, steps[-1])

@@ -23,14 +23,16 @@ from typing import Any, Callable, Literal
 import numpy as np
 import torch
 
-import genlab
-from genlab.config import from_dict, to_dict, write_yaml
+from genlab._version import __version__
+from genlab.config import from_dict, to_dict
 from genlab.data.batches import Batcher, to_float
 from genlab.data.registry import DataConfig, Dataset, load_dataset
 from genlab.errors import GenlabError
 from genlab.images import save_gif, save_samples
+from genlab.io import atomic_write_yaml, read_yaml, save_tensors
 from genlab.models.base import GenerativeModel
 from genlab.models.registry import create_model, get_model_class
+from genlab.runfolder import LOCK_FILE, RunFolder
 from genlab.train import accel, distributed
 from genlab.train.distributed import DistributedContext, DistributedModel
 from genlab.train.checkpoint import (
@@ -42,13 +44,10 @@ from genlab.train.checkpoint import (
     prune_checkpoints,
     restore_rng,
     save_checkpoint,
-    save_tensors,
 )
 from genlab.train.diagnostics import TrainingDiagnostics, sample_monitor_for
 from genlab.train.progress import Progress, format_duration
-from genlab.train.run import CONFIG_FILE, LOCK_FILE, MODEL_FILE, Run
-
-HISTOGRAM_FILE = "gradient_histograms.jsonl"
+from genlab.train.run import Run
 
 
 @dataclass
@@ -132,7 +131,7 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
 def environment_metadata() -> dict[str, Any]:
     """Versions recorded in every run, so a result can be traced to the code that made it."""
     return {
-        "genlab_version": genlab.__version__,
+        "genlab_version": __version__,
         "torch_version": str(torch.__version__),
         "python_version": platform.python_version(),
         "platform": platform.platform(),
@@ -223,6 +222,7 @@ class Trainer:
         self.model = model
         self.dataset = dataset
         self.run_dir = Path(run_dir)
+        self.folder = RunFolder(self.run_dir)
         self.config = config
         self.run_config = run_config
         # One process, or this rank of a torchrun job: rank 0 alone writes the run folder.
@@ -291,7 +291,7 @@ class Trainer:
         if self.model.conditional:
             labels = torch.arange(self.config.num_samples) % self.model.num_classes
         samples = self.model.sample(self.config.num_samples, labels=labels, generator=generator)
-        return save_samples(self.run_dir / "samples" / f"step-{step:06d}.png", samples)
+        return save_samples(self.folder.sample_grid(step), samples)
 
     def _training_rng_kept(self) -> contextlib.AbstractContextManager:
         """Random draws inside leave the training RNG streams (CPU and this rank's GPU) as they were:
@@ -372,7 +372,7 @@ class Trainer:
 
     def _truncate_metrics(self, step: int) -> None:
         """Drop log rows written after the checkpoint we resume from: they will be logged again."""
-        for path in (self.run_dir / "metrics.jsonl", self.run_dir / HISTOGRAM_FILE):
+        for path in (self.folder.metrics, self.folder.histograms):
             if path.is_file():
                 kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
                 path.write_text("".join(line + "\n" for line in kept))
@@ -406,10 +406,10 @@ class Trainer:
                  f"{self.dataset.name}" if fitted else self._plan(start_step, elapsed_before))
         if self.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            write_yaml(self.run_dir / CONFIG_FILE, self.run_config)
+            atomic_write_yaml(self.folder.config, self.run_config)
             if start_step == 0:
-                (self.run_dir / "metrics.jsonl").write_text("")
-                (self.run_dir / HISTOGRAM_FILE).unlink(missing_ok=True)
+                self.folder.metrics.write_text("")
+                self.folder.histograms.unlink(missing_ok=True)
                 self._write_samples(0)
         if fitted:
             # Fitted models (classic baselines) estimate their parameters from the whole training split
@@ -426,7 +426,7 @@ class Trainer:
         last_timed_checkpoint = elapsed_before
         progress = Progress(self.model.registry_name, start_step, self.total_steps if self.total_steps < 10**12 else None,
                             budget_seconds, elapsed_before, enabled=config.progress and self.is_main)
-        log_file = (self.run_dir / "metrics.jsonl").open("a") if self.is_main else None
+        log_file = self.folder.metrics.open("a") if self.is_main else None
         step_context = accel.autocast(config.precision, self.device)
         wrapped = distributed.step if distributed is not None else contextlib.nullcontext
         try:
@@ -464,7 +464,7 @@ class Trainer:
                                           f"(step {last_good_checkpoint}) is kept — lower the learning rate")
                     histograms = self.diagnostics.take_histograms()
                     if histograms and self.is_main:
-                        with (self.run_dir / HISTOGRAM_FILE).open("a") as histogram_file:
+                        with self.folder.histograms.open("a") as histogram_file:
                             histogram_file.write(json.dumps({"step": step, "layers": histograms}) + "\n")
                     row: dict[str, Any] = {}
                     if log_due:
@@ -538,9 +538,7 @@ class Trainer:
         message = message or (f"nothing to train: {self.run_dir} is at step {step} ({format_duration(elapsed)} of "
                               f"training), the end of its budget of {self._budget_words(0, 0.0, False)}; give "
                               f"--steps N, --epochs E or --minutes M to train that much more")
-        from genlab.config import read_yaml
-
-        self.run_config = read_yaml(self.run_dir / CONFIG_FILE)
+        self.run_config = read_yaml(self.folder.config)
         run = self._finish(step, elapsed)
         run.summary["nothing_to_train"] = message
         return run
@@ -557,7 +555,7 @@ class Trainer:
             if self.config.eval_every:
                 row.update(self._evaluate())
                 row.update(self._sample_diagnostics())
-            with (self.run_dir / "metrics.jsonl").open("a") as log_file:
+            with self.folder.metrics.open("a") as log_file:
                 log_file.write(json.dumps(row) + "\n")
         return self._finish(FITTED_STEP, elapsed)
 
@@ -568,20 +566,20 @@ class Trainer:
         if not self.is_main:
             self.model.eval()
             return Run(path=self.run_dir, config=self.run_config, model=self.model, step=step)
-        save_tensors(self.run_dir / MODEL_FILE, self.model.state_dict(), metadata={"step": str(step)})
+        save_tensors(self.folder.model, self.model.state_dict(), metadata={"step": str(step)})
         self.run_config["final_step"] = step
         self.run_config["training_seconds"] = round(elapsed, 3)
-        write_yaml(self.run_dir / CONFIG_FILE, self.run_config)
-        if not (self.run_dir / "samples" / f"step-{step:06d}.png").exists():
+        atomic_write_yaml(self.folder.config, self.run_config)
+        if not self.folder.sample_grid(step).exists():
             self._write_samples(step)
-        save_gif(self.run_dir / "samples" / "progress.gif", sorted((self.run_dir / "samples").glob("step-*.png")))
+        save_gif(self.folder.progress_gif, self.folder.sample_grids())
         from genlab.report.plots import plot_gradient_histograms, plot_metrics
 
         try:
             plot_metrics(self.run_dir)
         except GenlabError:
             pass  # nothing logged yet (a budget shorter than one logging interval)
-        if (self.run_dir / HISTOGRAM_FILE).is_file():
+        if self.folder.histograms.is_file():
             plot_gradient_histograms(self.run_dir)
         self.model.eval()
         return Run(path=self.run_dir, config=self.run_config, model=self.model, step=step)
@@ -755,9 +753,7 @@ def _train(model: str, data: str | DataConfig | dict[str, Any], run_dir: Path, c
     if resume and existing:
         # Continue exactly the saved run: model and data come from its config.yaml; only the
         # trainer options (the budget, logging) may change.
-        from genlab.config import read_yaml
-
-        saved = read_yaml(run_dir / CONFIG_FILE)
+        saved = read_yaml(RunFolder(run_dir).config)
         if saved["model"]["name"] != model:
             raise GenlabError(f"{run_dir} holds a '{saved['model']['name']}' run, not '{model}'")
         if config and config != saved["model"]["config"] and any(saved["model"]["config"].get(k) != v for k, v in config.items()):
