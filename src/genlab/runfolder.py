@@ -17,9 +17,12 @@ these paths instead of spelling the names themselves.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from genlab.errors import GenlabError
 
 CONFIG_FILE = "config.yaml"
 MODEL_FILE = "model.safetensors"
@@ -120,6 +123,12 @@ class RunFolder:
             if match and path.with_suffix(".safetensors").is_file():
                 steps.append(int(match.group(1)))
         return sorted(steps)
+
+    def read_metrics(self) -> list[dict]:
+        """Every logged row of the run (one dict per logged step)."""
+        if not self.metrics.is_file():
+            raise GenlabError(f"no {METRICS_FILE} in {self.path}: is it a genlab run folder?")
+        return [json.loads(line) for line in self.metrics.read_text().splitlines() if line.strip()]
 
     def is_run(self) -> bool:
         """A config.yaml and saved weights (the final model or a checkpoint folder)."""

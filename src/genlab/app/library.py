@@ -35,7 +35,8 @@ from genlab.latent import (
 )
 from genlab.latent.common import label_batch, labelled_grid, no_encoder_message, prior_spread, resolve_label
 from genlab.latent.interpolate import codes_along
-from genlab.train.run import CONFIG_FILE, MODEL_FILE, Run, load_run
+from genlab.runfolder import CHECKPOINTS_DIR, CONFIG_FILE, SAMPLES_DIR, RunFolder
+from genlab.train.run import Run, load_run
 
 # Bounds on what one request may ask for.
 MAX_COMPONENTS = 32  # sliders
@@ -58,19 +59,16 @@ def find_runs(root: Path, depth: int = SEARCH_DEPTH) -> dict[str, Path]:
     root = Path(root).expanduser().resolve()
     if not root.is_dir():
         raise GenlabError(f"{root} is not a folder; pass a folder of runs (e.g. runs/) or one run folder")
-    if _is_run(root):
+    if RunFolder(root).is_run():
         return {root.name: root}
     runs: dict[str, Path] = {}
     for level in range(1, depth + 1):
         for config in sorted(root.glob("/".join(["*"] * level) + "/" + CONFIG_FILE)):
             folder = config.parent
-            if _is_run(folder) and not any(part in ("checkpoints", "samples") for part in folder.relative_to(root).parts):
+            if RunFolder(folder).is_run() and not any(part in (CHECKPOINTS_DIR, SAMPLES_DIR)
+                                                     for part in folder.relative_to(root).parts):
                 runs[folder.relative_to(root).as_posix()] = folder
     return dict(sorted(runs.items()))
-
-
-def _is_run(folder: Path) -> bool:
-    return (folder / CONFIG_FILE).is_file() and ((folder / MODEL_FILE).is_file() or (folder / "checkpoints").is_dir())
 
 
 class _Cache(OrderedDict):

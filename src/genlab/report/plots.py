@@ -14,21 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from genlab.errors import GenlabError
+from genlab.io import read_yaml
+from genlab.runfolder import RunFolder
+from genlab.train.diagnostics import HISTOGRAM_RANGE, layer_name
+from genlab.train.run import build_model_from_config
 
 NON_METRIC_KEYS = {"step", "epoch", "time", "images_per_second"}
-HISTOGRAM_FILE = "gradient_histograms.jsonl"
 # Titles of panels whose members need more words than their names.
 SPECIAL_TITLES = {
     frozenset({"d_real", "d_fake"}): "mean D(x) (real) and D(G(z)) (fake)",
 }
-
-
-def read_metrics(run_dir: str | Path) -> list[dict]:
-    """Every logged row of a run (one dict per logged step)."""
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.is_file():
-        raise GenlabError(f"no metrics.jsonl in {run_dir}: is it a genlab run folder?")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def panel_groups(names: list[str]) -> dict[str, list[str]]:
@@ -99,10 +94,7 @@ class LayerNames:
     def __init__(self, run_dir: str | Path) -> None:
         self.model: Any = None
         try:
-            from genlab.config import read_yaml
-            from genlab.train.run import CONFIG_FILE, build_model_from_config
-
-            self.model = build_model_from_config(read_yaml(Path(run_dir) / CONFIG_FILE))
+            self.model = build_model_from_config(read_yaml(RunFolder(run_dir).config))
         except (GenlabError, OSError, KeyError, TypeError, ValueError):
             pass  # a folder without a usable config: positions only
         self._orders: dict[str, list[str]] = {}
@@ -113,8 +105,6 @@ class LayerNames:
             module = getattr(self.model, network, None) if self.model is not None else None
             layers: list[str] = []
             if module is not None and hasattr(module, "named_parameters"):
-                from genlab.train.diagnostics import layer_name
-
                 for name, _ in module.named_parameters():
                     if layer_name(name) not in layers:
                         layers.append(layer_name(name))
@@ -145,7 +135,7 @@ def plot_metrics(run_dir: str | Path, out: str | Path | None = None) -> Path:
     figure = metrics_figure(run_dir)
     import matplotlib.pyplot as plt  # after metrics_figure chose the Agg backend
 
-    out = Path(out) if out else Path(run_dir) / "loss_curves.png"
+    out = Path(out) if out else RunFolder(run_dir).loss_curves
     figure.savefig(out, dpi=90)
     plt.close(figure)
     return out
@@ -159,7 +149,7 @@ def metrics_figure(run_dir: str | Path) -> Any:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = read_metrics(run_dir)
+    rows = RunFolder(run_dir).read_metrics()
     names = sorted({k.removeprefix("val/") for row in rows for k in row if k not in NON_METRIC_KEYS})
     if not names:
         raise GenlabError(f"{run_dir} has no logged metrics yet")
@@ -201,7 +191,7 @@ def metrics_figure(run_dir: str | Path) -> Any:
 
 def read_gradient_histograms(run_dir: str | Path) -> list[dict]:
     """The rows of gradient_histograms.jsonl: {"step": N, "layers": {"<network>/<layer>": [shares per bin]}}."""
-    path = Path(run_dir) / HISTOGRAM_FILE
+    path = RunFolder(run_dir).histograms
     if not path.is_file():
         raise GenlabError(f"{run_dir} has no gradient histograms; train with --gradient-histograms to record them")
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -219,8 +209,6 @@ def plot_gradient_histograms(run_dir: str | Path, out: str | Path | None = None)
     import matplotlib.pyplot as plt
     import numpy as np
     from matplotlib.colors import LogNorm
-
-    from genlab.train.diagnostics import HISTOGRAM_RANGE
 
     rows = read_gradient_histograms(run_dir)
     networks: dict[str, list[str]] = {}
@@ -261,7 +249,7 @@ def plot_gradient_histograms(run_dir: str | Path, out: str | Path | None = None)
         axes[-1][column].set_xlabel("step")
     if image is not None:
         figure.colorbar(image, ax=axes, shrink=0.6, label="share of the layer's gradient entries")
-    out = Path(out) if out else Path(run_dir) / "gradient_histograms.png"
+    out = Path(out) if out else RunFolder(run_dir).histogram_plot
     figure.savefig(out, dpi=90)
     plt.close(figure)
     return out

@@ -21,10 +21,16 @@ from typing import Any
 
 import torch
 
-import genlab
+from genlab._version import __version__
+from genlab.data.batches import to_float
+from genlab.data.registry import load_dataset
+from genlab.images import grid_image, points_image
+from genlab.io import atomic_write_bytes, atomic_write_json
+from genlab.metrics.calibration import CALIBRATED_METRICS, REFERENCES
+from genlab.runfolder import RunFolder
 from genlab.studies.claims import check_claims, metric_value
 from genlab.studies.spec import Budget, StudySpec
-from genlab.train.checkpoint import atomic_write_bytes, atomic_write_json
+from genlab.train.run import load_run
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 LOWER_IS_BETTER_HINTS = ("fid", "kid", "nll", "bits", "mse", "error", "seconds", "kl")
@@ -125,8 +131,6 @@ def draw_reference_lines(axis: Any, references: dict[str, dict[str, float]], met
 
 def calibration_tables(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per dataset: each reference's value of every calibrated metric the runs report."""
-    from genlab.metrics.calibration import CALIBRATED_METRICS, REFERENCES
-
     tables = []
     for dataset in dict.fromkeys(r.get("dataset") for r in results):
         references = dataset_calibration(results, dataset)
@@ -237,11 +241,6 @@ def bar_plots(results: list[dict[str, Any]], metric_names: list[str]) -> list[di
 
 def sample_panels(results: list[dict[str, Any]], spec: StudySpec) -> list[dict[str, Any]]:
     """Per dataset: real test images beside each model's samples (first seed), and latent interpolations."""
-    from genlab.data.batches import to_float
-    from genlab.data.registry import load_dataset
-    from genlab.images import grid_image
-    from genlab.train.run import load_run
-
     panels = []
     for entry in spec.datasets:
         members = [r for r in results if r.get("dataset") == entry.key and r.get("status") == "done"]
@@ -261,11 +260,9 @@ def sample_panels(results: list[dict[str, Any]], spec: StudySpec) -> list[dict[s
             run = load_run(result["run_dir"])
             samples = run.sample(36, labels=(torch.arange(36) % run.model.num_classes) if run.model.conditional else None, seed=0)
             if samples.dim() != 4:
-                from genlab.images import points_image
-
                 images.append({"label": result["model_key"], "uri": png_data_uri(points_image(samples))})
                 continue
-            gif = Path(result["run_dir"]) / "samples" / "progress.gif"
+            gif = RunFolder(result["run_dir"]).progress_gif
             images.append({"label": result["model_key"], "uri": png_data_uri(grid_image(samples, 6, scale=2)),
                            "gif": png_data_uri(gif) if gif.is_file() else None})
             strip = latent_interpolation(run)
@@ -277,8 +274,6 @@ def sample_panels(results: list[dict[str, Any]], spec: StudySpec) -> list[dict[s
 
 def latent_interpolation(run: Any, pairs: int = 4, steps: int = 9):
     """Decodings along straight lines between pairs of prior draws (None for models without a latent)."""
-    from genlab.images import grid_image
-
     model = run.model
     if not model.latent_dim:
         return None
@@ -300,7 +295,7 @@ def latent_interpolation(run: Any, pairs: int = 4, steps: int = 9):
 
 def machine_description() -> dict[str, Any]:
     return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(), "torch": str(torch.__version__), "genlab": genlab.__version__,
+            "cpus": os.cpu_count(), "torch": str(torch.__version__), "genlab": __version__,
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
@@ -337,8 +332,8 @@ def write_report(spec: StudySpec, budget: Budget, results: list[dict[str, Any]],
         gate_rule=next(((r.get("quality_gate") or {}).get("rule") for r in results if (r.get("quality_gate") or {}).get("rule")), None),
         plots=bar_plots(results, headline) + over_training_plots(results, spec.checkpoint_metrics),
         panels=sample_panels(results, spec),
-        loss_curves=[{"label": r["key"], "uri": png_data_uri(Path(r["run_dir"]) / "loss_curves.png")}
-                     for r in results if (Path(r["run_dir"]) / "loss_curves.png").is_file()],
+        loss_curves=[{"label": r["key"], "uri": png_data_uri(RunFolder(r["run_dir"]).loss_curves)}
+                     for r in results if RunFolder(r["run_dir"]).loss_curves.is_file()],
         models=[{"key": m.key, "name": m.name, "config": json.dumps(m.config),
                  "budget": ", ".join(f"{k}: {v}" for k, v in asdict(m.budgets[budget_name]).items() if v)
                  if budget_name in m.budgets else "the study's"} for m in spec.models],

@@ -18,11 +18,14 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Callable, Literal
 
+import genlab
 from genlab.errors import GenlabError
+from genlab.io import atomic_write_json
+from genlab.runfolder import RunFolder
 from genlab.studies.fallback import resolve_datasets
 from genlab.studies.spec import RunSpec, StudySpec, budget_name, choose_budget, expand_runs, load_spec
-
-RESULT_FILE = "result.json"
+from genlab.train.checkpoint import list_checkpoints, load_checkpoint
+from genlab.train.run import load_run
 
 
 def flatten(values: Any, prefix: str = "") -> dict[str, float | str]:
@@ -79,8 +82,6 @@ def evaluate_run(target: Any, metrics: list[str] | None, samples: int, write: bo
 
 def full_evaluation(target: Any, metrics: list[str] | None, samples: int, write: bool = True) -> dict[str, Any]:
     """`genlab.evaluate` on a run folder or a Run (eval.json written when `write`)."""
-    import genlab
-
     return genlab.evaluate(target, metrics=metrics or None, n=samples, write=write)
 
 
@@ -107,7 +108,7 @@ def execute_run(task: dict[str, Any]) -> dict[str, Any]:
 
     torch.set_num_threads(max(1, int(task.get("threads") or 1)))
     run_dir = Path(task["run_dir"])
-    result_path = run_dir / RESULT_FILE
+    result_path = RunFolder(run_dir).result
     if result_path.is_file():
         previous = json.loads(result_path.read_text())
         if previous.get("status") == "done":
@@ -118,10 +119,6 @@ def execute_run(task: dict[str, Any]) -> dict[str, Any]:
     result["run_dir"] = str(run_dir)
     result["data"] = task["data"]  # the data it used (a dataset's fallback, where one was taken)
     try:
-        import genlab
-        from genlab.train.checkpoint import list_checkpoints, load_checkpoint
-        from genlab.train.run import load_run
-
         budget = task["budget"]
         options = {"steps": budget.get("steps") or 10**12, "minutes": budget.get("minutes"), "seed": task["seed"],
                    "progress": False, **_checkpoint_plan(budget)}
@@ -150,8 +147,6 @@ def execute_run(task: dict[str, Any]) -> dict[str, Any]:
         result["traceback"] = traceback.format_exc()
     result["wall_seconds"] = time.perf_counter() - started
     run_dir.mkdir(parents=True, exist_ok=True)
-    from genlab.train.checkpoint import atomic_write_json
-
     atomic_write_json(result_path, result)
     return result
 

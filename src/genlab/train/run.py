@@ -39,9 +39,7 @@ class Run:
         return RunFolder(self.path)
 
     def metrics(self) -> list[dict]:
-        from genlab.report.plots import read_metrics  # matplotlib only when a run's metrics are read
-
-        return read_metrics(self.path)
+        return self.folder.read_metrics()
 
     def sample(self, n: int = 64, labels: torch.Tensor | None = None, seed: int = 0) -> torch.Tensor:
         """`n` samples in [0, 1], reproducible for a given seed."""
