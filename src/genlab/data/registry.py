@@ -12,6 +12,7 @@ from typing import Any, Callable, Literal
 
 import torch
 
+from genlab.discovery import DATASET_ENTRY_POINTS, discover
 from genlab.errors import GenlabError
 
 
@@ -114,8 +115,9 @@ def list_datasets() -> list[DatasetEntry]:
 
 
 def _import_builtin_loaders() -> None:
-    # Importing the modules runs their @register_dataset decorators.
-    from genlab.data import bundled, cifar, faces, folder, mnist, stacked, toy2d  # noqa: F401
+    # Importing a module runs its @register_dataset decorators: every module of genlab.data, then plugins
+    # (an installed package's `genlab.datasets` entry point).
+    discover("genlab.data", DATASET_ENTRY_POINTS)
 
 
 def load_dataset(name: str | DataConfig = "mnist-5k", **options: Any) -> Dataset:

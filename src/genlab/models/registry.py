@@ -1,12 +1,15 @@
 """The model registry: `@register("name")` on a model class is the single source of truth.
 
-The CLI's choices, the studies, the app and the conformance tests all read `list_models()`.
+The CLI's choices, the studies, the app and the conformance tests all read `list_models()`. Models are
+found by discovery (genlab.discovery): every module of genlab.models, and installed packages' `genlab.models`
+entry points, so a new model is one new file and nothing else.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
+from genlab.discovery import MODEL_ENTRY_POINTS, discover
 from genlab.errors import GenlabError
 
 _MODELS: dict[str, type] = {}
@@ -25,21 +28,21 @@ def register(name: str) -> Callable[[type], type]:
     return decorate
 
 
-def _import_builtin_models() -> None:
-    # Importing a family's module runs its @register decorators; one line per family file.
-    from genlab.models import conv_vae, cvae, gan, gan_critics, pixel_vae, vae, vq_vae  # noqa: F401
-    from genlab.models import baselines, hybrid  # noqa: F401
+def _discover_models() -> None:
+    # Importing a module runs its @register decorators: every module of genlab.models, then plugins.
+    discover("genlab.models", MODEL_ENTRY_POINTS)
 
 
 def list_models() -> list[str]:
-    """Names of every registered model, sorted."""
-    _import_builtin_models()
+    """Names of every registered model (built in, or from an installed package's `genlab.models`
+    entry point), sorted."""
+    _discover_models()
     return sorted(_MODELS)
 
 
 def get_model_class(name: str) -> type:
     """The class registered under `name`, or a one-line error listing the known names."""
-    _import_builtin_models()
+    _discover_models()
     if name not in _MODELS:
         raise GenlabError(f"unknown model '{name}'; run `genlab models` to list them: {', '.join(sorted(_MODELS))}")
     return _MODELS[name]
