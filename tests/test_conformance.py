@@ -102,3 +102,120 @@ def test_models_take_28_32_64_pixel_images_with_1_or_3_channels(name, shape):
     assert all(math.isfinite(v) for v in values.values())
     labels = torch.arange(3) if model.conditional else None
     assert model.sample(3, labels=labels, generator=torch.Generator().manual_seed(0)).shape == (3, *shape)
+
+
+# --- declared capabilities against behaviour (registry-driven: a new model is checked by registering it) ---
+CAPABILITIES = ("fitted", "has_latent", "has_encoder", "has_likelihood", "exact_likelihood")
+
+
+def ready_model(name: str, dataset, items: int = 64):
+    """A tiny model in evaluation mode; a fitted one is fitted on `items` training images first."""
+    torch.manual_seed(0)
+    model = tiny_model(name, dataset)
+    if model.fitted:
+        model.fit(dataset.train_x[:items], dataset.train_y[:items])
+    return model.eval()
+
+
+def test_every_capability_is_declared_on_the_class_as_a_boolean():
+    for name in MODEL_NAMES:
+        model_class = get_model_class(name)
+        assert all(isinstance(getattr(model_class, key), bool) for key in CAPABILITIES), name
+        assert not model_class.has_encoder or model_class.has_latent, f"{name}: an encoder without a latent space"
+        assert not model_class.exact_likelihood or model_class.has_likelihood, f"{name}: exact but no likelihood"
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_decode_and_encode_match_the_declared_latent_space(name, mnist5k):
+    model = ready_model(name, mnist5k)
+    labels = torch.arange(5) % mnist5k.num_classes if model.conditional else None
+    images = mnist5k.test_x[:5].float() / 255
+    if not model.has_latent:
+        with pytest.raises(NotImplementedError):
+            model.decode(torch.zeros(5, max(model.latent_dim, 1)), labels)
+    else:
+        assert model.latent_dim > 0, f"{name} declares a latent space of no dimensions"
+        with torch.no_grad():
+            decoded = model.decode(model.sample_latent(5, torch.Generator().manual_seed(0)), labels)
+        assert decoded.shape == (5, *mnist5k.shape) and decoded.min() >= 0 and decoded.max() <= 1, name
+    if not model.has_encoder:
+        with pytest.raises(NotImplementedError):
+            model.encode(images, labels)
+        return
+    with torch.no_grad():
+        codes = model.encode(images, labels)
+        reconstructions = model.reconstruct(images, labels)
+    assert codes.shape == (5, model.latent_dim), f"{name}: codes {tuple(codes.shape)} for latent_dim {model.latent_dim}"
+    assert reconstructions.shape == images.shape and torch.isfinite(reconstructions).all()
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_log_likelihood_matches_the_declared_kind_and_binary_requirement(name, mnist5k):
+    from genlab.metrics.likelihood import model_likelihood
+
+    model = ready_model(name, mnist5k)
+    if not model.has_likelihood:
+        assert not callable(getattr(model, "log_likelihood", None)), f"{name} has log_likelihood but does not declare it"
+        return
+    grey = mnist5k.test_x[:8].float() / 255
+    labels = mnist5k.test_y[:8]
+    arguments = {"k": 2, "generator": torch.Generator().manual_seed(0)}
+    if model.conditional:
+        arguments["labels"] = labels
+    if model.needs_binary:
+        # Grey levels are refused in one line; the metric scores a binarised copy instead.
+        with pytest.raises(GenlabError, match="binar"):
+            model.log_likelihood(grey, **arguments)
+    else:
+        model.log_likelihood(grey, **arguments)
+    result = model_likelihood(model, grey, labels, k=2)
+    assert result["binarized"] == model.needs_binary
+    assert math.isfinite(result["nll_nats"]) and result["nll_nats"] > 0
+    assert result["exact"] == model.exact_likelihood, f"{name}: the estimate's kind differs from the declared one"
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_validation_metrics_are_finite_numbers(name, mnist5k):
+    model = ready_model(name, mnist5k)
+    from genlab.data.batches import Batch
+
+    values = model.validation_metrics(Batch(mnist5k.test_x[:16].float() / 255, mnist5k.test_y[:16]))
+    assert all(math.isfinite(float(value)) for value in values.values()), values
+
+
+POINT_MODELS = [name for name in MODEL_NAMES if "points" in get_model_class(name).supported_data]
+
+
+def test_some_models_declare_points():
+    assert {"vae", "gan"} <= set(POINT_MODELS)
+
+
+@pytest.mark.parametrize("name", POINT_MODELS)
+def test_models_that_declare_points_train_and_sample_points(name):
+    from genlab.data.batches import Batch
+
+    dataset = genlab.load_dataset("toy2d", n_train=256, n_test=64)
+    torch.manual_seed(0)
+    model = tiny_model(name, dataset)
+    model.setup_optimizers()
+    batch = Batch(dataset.train_x[:32], dataset.train_y[:32])
+    for step in range(2):
+        values = model.train_step(batch, step)
+        assert all(math.isfinite(float(v)) for v in values.values()), values
+    labels = torch.arange(16) % dataset.num_classes if model.conditional else None
+    points = model.sample(16, labels=labels, generator=torch.Generator().manual_seed(0))
+    assert points.shape == (16, 2) and torch.isfinite(points).all()
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(name, tmp_path):
+    config = get_model_class(name).tiny_config
+    options = {"data": {"name": "mnist-5k", "subset": 128, "test_subset": 32}, "config": config, "progress": False,
+               "sample_every": 0, "eval_every": 0, "log_every": 1, "sample_diagnostics": False}
+    straight = genlab.train(name, out=tmp_path / "straight", steps=4, checkpoint_every=0, **options)
+    genlab.train(name, out=tmp_path / "resumed", steps=2, checkpoint_every=2, **options)
+    resumed = genlab.train(name, out=tmp_path / "resumed", steps=4, resume=True, checkpoint_every=2, **options)
+    if resumed.model.fitted:
+        assert resumed.summary.get("nothing_to_train"), name  # fitted once; a resume has nothing to add
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), f"{name}: {key} differs after resuming"

@@ -31,7 +31,7 @@ def class_grid(
     `classes` defaults to every class of the model; rows are named with `class_names` when given.
     """
     require_latent_images(model, "class-grid")
-    if not getattr(model, "conditional", False):
+    if not model.conditional:
         raise GenlabError(f"class-grid needs a conditional model; '{model_name(model)}' is not conditional "
                           "(train a conditional one such as cvae or cgan)")
     chosen = list(range(model.num_classes)) if classes is None else [int(k) for k in classes]

@@ -1,7 +1,7 @@
 """What every latent tool needs from a model, asked through the common interface only.
 
-The tools never look at a model's family: a model has a latent space when it has a `latent_dim` and
-overrides `decode`, and an encoder when it overrides `encode`. Codes come from `sample_latent`
+The tools never look at a model's family: they read the capabilities its class declares (`has_latent`:
+`decode` takes codes of `latent_dim` numbers; `has_encoder`: `encode` gives them). Codes come from `sample_latent`
 (the model's own prior), so models with non-Gaussian priors (e.g. VQ-VAE codebook vectors) work too.
 """
 
@@ -28,13 +28,13 @@ def model_name(model: GenerativeModel) -> str:
 
 
 def has_latent_space(model: GenerativeModel) -> bool:
-    """Whether codes of `model.latent_dim` numbers can be decoded into images."""
-    return int(getattr(model, "latent_dim", 0) or 0) > 0 and type(model).decode is not GenerativeModel.decode
+    """Whether codes of `model.latent_dim` numbers can be decoded into images (declared: `has_latent`)."""
+    return model.has_latent
 
 
 def has_encoder(model: GenerativeModel) -> bool:
-    """Whether `model.encode` maps images to codes."""
-    return has_latent_space(model) and type(model).encode is not GenerativeModel.encode
+    """Whether `model.encode` maps images to codes (declared: `has_encoder`)."""
+    return model.has_encoder
 
 
 def require_latent_images(model: GenerativeModel, tool: str) -> None:
@@ -61,7 +61,7 @@ def no_encoder_message(model: GenerativeModel) -> str:
 
 def resolve_label(model: GenerativeModel, label: int | None) -> int | None:
     """The class to decode with: required to be valid for conditional models (default 0), None otherwise."""
-    if not getattr(model, "conditional", False):
+    if not model.conditional:
         if label is not None:
             raise GenlabError(f"'{model_name(model)}' is not conditional: drop the class label")
         return None
@@ -121,7 +121,7 @@ def encode(model: GenerativeModel, images: torch.Tensor, labels: torch.Tensor | 
         images = images.float() / 255.0
     if tuple(images.shape[1:]) != tuple(model.data_shape):
         raise GenlabError(f"images must have the model's shape {tuple(model.data_shape)}, got {tuple(images.shape[1:])}")
-    if getattr(model, "conditional", False) and labels is None:
+    if model.conditional and labels is None:
         raise GenlabError(f"'{model_name(model)}' is conditional: pass the images' class labels to encode them")
     pieces = []
     with inference(model):

@@ -180,7 +180,7 @@ class Evaluation:
     def sample(self) -> None:
         n = self.options.n
         self.requested_labels = None
-        if getattr(self.model, "conditional", False):
+        if self.model.conditional:
             # Ask for classes in the data's proportions, with their own seeded draw.
             distribution = classifier.data_class_distribution(self.dataset.train_y, self.dataset.num_classes)
             generator = torch.Generator().manual_seed(self.options.seed + 7)
@@ -262,7 +262,7 @@ class Evaluation:
             self.metrics["conditional_accuracy"] = classifier.conditional_accuracy(self.fake_probabilities, self.requested_labels)
 
     def metric_likelihood(self) -> None:
-        if not likelihood.has_log_likelihood(self.model):
+        if not self.model.has_likelihood:
             self.skipped["likelihood"] = f"{self.run.config['model']['name']} has no log_likelihood (use the Parzen estimate)"
             return
         keep = choose_items(self.real_x.shape[0], self.options.likelihood_items, self.options.seed + 2)
@@ -312,19 +312,16 @@ class Evaluation:
 
     def metric_reconstruction(self) -> None:
         x = to_float(self.real_x)
-        labels = self.real_y if getattr(self.model, "conditional", False) else None
-        reconstruct = getattr(self.model, "reconstruct", None) or (lambda inputs, labels=None: self.model.decode(
-            self.model.encode(inputs, labels), labels))
-        parts = []
-        try:
-            with torch.no_grad():
-                for start in range(0, x.shape[0], SAMPLE_BATCH):
-                    batch_labels = None if labels is None else labels[start : start + SAMPLE_BATCH].to(self.model.device)
-                    inputs = x[start : start + SAMPLE_BATCH].to(self.model.device)
-                    parts.append(reconstruct(inputs, batch_labels).cpu().reshape(inputs.shape))
-        except NotImplementedError:
+        if not self.model.has_encoder:
             self.skipped["reconstruction"] = f"{self.run.config['model']['name']} has no encoder"
             return
+        labels = self.real_y if self.model.conditional else None
+        parts = []
+        with torch.no_grad():
+            for start in range(0, x.shape[0], SAMPLE_BATCH):
+                batch_labels = None if labels is None else labels[start : start + SAMPLE_BATCH].to(self.model.device)
+                inputs = x[start : start + SAMPLE_BATCH].to(self.model.device)
+                parts.append(self.model.reconstruct(inputs, batch_labels).cpu().reshape(inputs.shape))
         reconstructions = torch.cat(parts)
         self.metrics["reconstruction_mse"] = float((reconstructions - x).square().mean())
         if not self.is_points:

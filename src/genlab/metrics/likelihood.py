@@ -29,14 +29,6 @@ PARZEN_NOTE = ("weak estimate: Gaussian Parzen window on the samples (Goodfellow
                "biased and bandwidth-sensitive in high dimension (Theis et al. 2016); do not rank models by it alone")
 
 
-def has_log_likelihood(model: Any) -> bool:
-    return callable(getattr(model, "log_likelihood", None))
-
-
-def _is_binary_requirement(error: GenlabError) -> bool:
-    return "binar" in str(error).lower()
-
-
 def model_likelihood(model: Any, x: torch.Tensor, labels: torch.Tensor | None = None, k: int = 100,
                      seed: int = 0) -> dict[str, Any]:
     """The model's own log-likelihood estimate on images `x` in [0, 1]: NLL (nats) and bits/dim.
@@ -44,20 +36,14 @@ def model_likelihood(model: Any, x: torch.Tensor, labels: torch.Tensor | None = 
     Returns `nll_nats`, `bits_per_dim`, `exact` (False for a bound), `estimator`, `description`,
     and `binarized` when the model scores only binary pixels.
     """
-    generator = torch.Generator().manual_seed(seed)
-    arguments: dict[str, Any] = {"k": k, "generator": generator}
-    if getattr(model, "conditional", False):
+    arguments: dict[str, Any] = {"k": k, "generator": torch.Generator().manual_seed(seed)}
+    if model.conditional:
         arguments["labels"] = labels
-    binarized = False
-    try:
-        estimate = model.log_likelihood(x, **arguments)
-    except GenlabError as error:
-        if not _is_binary_requirement(error):
-            raise
-        binarized = True
+    # A model that scores binary pixels only (`needs_binary`) gets grey images binarised once, with a fixed seed.
+    binarized = model.needs_binary and not bool(((x == 0) | (x == 1)).all())
+    if binarized:
         x = (torch.rand(x.shape, generator=torch.Generator().manual_seed(seed + 1)) < x).to(x.dtype)
-        arguments["generator"] = torch.Generator().manual_seed(seed)
-        estimate = model.log_likelihood(x, **arguments)
+    estimate = model.log_likelihood(x, **arguments)
     return describe_estimate(estimate, x, binarized)
 
 

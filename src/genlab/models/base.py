@@ -56,6 +56,20 @@ class GenerativeModel(nn.Module):
     # --- what the model is -------------------------------------------------------------
     latent_dim: int = 0
     conditional: bool = False
+    # Capabilities, declared by each model class: the trainer, metrics, latent tools, app and studies read
+    # them instead of probing methods, and tests/test_conformance.py checks every one against behaviour.
+    fitted: ClassVar[bool] = False  # estimated once by `fit(x, y)` on the training split, not step by step
+    has_latent: ClassVar[bool] = False  # `decode(z)` turns codes of `latent_dim` into samples
+    has_encoder: ClassVar[bool] = False  # `encode(x)` gives codes of `latent_dim` (and has_latent)
+    has_likelihood: ClassVar[bool] = False  # `log_likelihood(x, k=..., generator=...)` (a bound or exact)
+    exact_likelihood: ClassVar[bool] = False  # ... and it is exact, not a bound
+
+    @property
+    def needs_binary(self) -> bool:
+        """Whether `log_likelihood` scores binary pixels only (a Bernoulli decoder, chosen by the config):
+        the likelihood metric then scores the split binarised once with a fixed seed."""
+        return False
+
     # Set by the trainer (a genlab.train.diagnostics.TrainingDiagnostics): on steps where
     # `diagnostics.due(step)`, train_step may add `diagnostics.gradient_norms(name, module)` to its values.
     diagnostics: Any = None

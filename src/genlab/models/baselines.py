@@ -116,6 +116,8 @@ class FittedModel(GenerativeModel, metaclass=ABCMeta):
     """
 
     fitted: ClassVar[bool] = True
+    has_likelihood = True
+    exact_likelihood = True  # log p(x) = logsumexp_y [log p(y) + log p(x | y)], in closed form
     measure: ClassVar[Literal["probability", "density"]] = "density"
     supported_data = ("image",)
 
@@ -265,6 +267,10 @@ class NaiveBayes(FittedModel):
     config_class = NaiveBayesConfig
     tiny_config = {"bins": 16}
     measure = "probability"
+
+    @property
+    def needs_binary(self) -> bool:
+        return self.bernoulli
 
     def __init__(self, config: NaiveBayesConfig, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__(config, data_shape, num_classes)
@@ -557,6 +563,8 @@ class DeterministicAutoencoder(GenerativeModel):
     """Encoder to a code, decoder back to the image; `sample` decodes codes from the configured prior."""
 
     config_class: ClassVar[type] = AutoencoderConfig
+    has_latent = True
+    has_encoder = True
 
     def __init__(self, config: Any, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__(config, data_shape, num_classes)

@@ -131,6 +131,7 @@ class AdversarialModel(GenerativeModel, metaclass=ABCMeta):
     classifies: ClassVar[bool] = False
     supported_data = ("image", "points")
     cheap_sampling = True  # one generator pass
+    has_latent = True  # G decodes z; there is no encoder
 
     def __init__(self, config: GANConfig, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__(config, data_shape, num_classes)

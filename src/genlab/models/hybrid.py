@@ -181,6 +181,8 @@ class VAEGAN(GenerativeModel):
     config_class = VAEGANConfig
     tiny_config = {"channels": [4, 4, 8, 8], "fc_dim": 16, "latent_dim": 4, "discriminator_features": 8, "batch_size": 16}
     supported_data = ("image",)
+    has_latent = True
+    has_encoder = True
 
     def __init__(self, config: VAEGANConfig, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__(config, data_shape, num_classes)

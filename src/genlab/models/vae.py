@@ -181,6 +181,13 @@ class VAE(GenerativeModel):
     config_class = VAEConfig
     tiny_config = {"hidden_dims": [32], "latent_dim": 4, "batch_size": 16}
     supported_data = ("image", "points")
+    has_latent = True
+    has_encoder = True
+    has_likelihood = True  # the importance-weighted bound
+
+    @property
+    def needs_binary(self) -> bool:
+        return self.config.likelihood == "bernoulli"
     architecture: str = "mlp"
     # (item, z) pairs the IWAE estimator scores in one pass: bounds its memory for any k.
     likelihood_pairs_per_pass = 8192

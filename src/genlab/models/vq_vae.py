@@ -213,6 +213,13 @@ class VQVAE(GenerativeModel):
     tiny_config = {"hidden_channels": 8, "residual_blocks": 1, "num_embeddings": 16, "embedding_dim": 4,
                    "prior_channels": 8, "prior_layers": 1, "batch_size": 16}
     supported_data = ("image",)
+    has_latent = True  # the quantised code grid, flattened: latent_dim = embedding_dim x grid cells
+    has_encoder = True
+    has_likelihood = True  # the ELBO, a bound
+
+    @property
+    def needs_binary(self) -> bool:
+        return self.config.likelihood == "bernoulli"
 
     def __init__(self, config: VQVAEConfig, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__(config, data_shape, num_classes)

@@ -275,7 +275,7 @@ def sample_panels(results: list[dict[str, Any]], spec: StudySpec) -> list[dict[s
 def latent_interpolation(run: Any, pairs: int = 4, steps: int = 9):
     """Decodings along straight lines between pairs of prior draws (None for models without a latent)."""
     model = run.model
-    if not model.latent_dim:
+    if not model.has_latent:
         return None
     generator = torch.Generator().manual_seed(1)
     try:
