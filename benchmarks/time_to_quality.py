@@ -55,6 +55,7 @@ from genlab.metrics.evaluator import Evaluator, get_evaluator
 from genlab.metrics.fid import fid_from_features
 from genlab.metrics.reference import real_features
 from genlab.metrics.calibration import calibrate
+from genlab.train.updates import training_step
 from machine import CpuSnapshot, machine_info  # benchmarks/machine.py, beside this script
 from plain_loops import PILToTensorDataset, plain_update_for
 
@@ -152,7 +153,7 @@ class Contender:
         steps = 0
         while True:
             step_started = time.perf_counter()
-            values = self.model.train_step(self.batcher.batch(self.step), self.step)
+            values = training_step(self.model, self.batcher.batch(self.step), self.step)
             self.clock += time.perf_counter() - step_started
             self.step += 1
             steps += 1

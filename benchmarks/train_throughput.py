@@ -69,6 +69,7 @@ from genlab.data import Batcher, to_float
 from genlab.errors import GenlabError
 from genlab.models.registry import get_model_class, list_models
 from genlab.train import accel
+from genlab.train.updates import training_step
 
 # Modules beside this script: benchmarks/machine.py, flops.py, plain_loops.py.
 from flops import PEAK_SIZE, TrainingFlopCounter, measure_peaks, step_cycle
@@ -136,7 +137,7 @@ class GenlabStepLoop:
     def run(self, steps: int) -> None:
         for _ in range(steps):
             with self.context:
-                self.last_values = self.model.train_step(self.batcher.batch(self.step), self.step)
+                self.last_values = training_step(self.model, self.batcher.batch(self.step), self.step)
             self.step += 1
 
 

@@ -34,10 +34,12 @@ def test_builds_trains_one_step_with_finite_losses_and_gradients(name, mnist5k):
     estimates_before = {k: v.clone() for k, v in model.state_dict().items()}
     batcher = Batcher(mnist5k.train_x, mnist5k.train_y, getattr(model.config, "batch_size", 16), seed=0)
     values = model.train_step(batcher.batch(0), 0)
-    # Floats, or detached 0-d tensors (read by the trainer once per logging interval; a tensor still
-    # attached to the graph would keep the step's activations alive).
-    assert values and all(isinstance(v, float) or (isinstance(v, torch.Tensor) and v.dim() == 0 and not v.requires_grad)
-                          for v in values.values()), values
+    # Detached 0-d tensors, never Python floats: the trainer reads them from the device once per logging
+    # interval, so a step needs no host sync (base.py); a tensor still attached to the graph would keep
+    # the step's activations alive.
+    floats = [key for key, value in values.items() if not isinstance(value, torch.Tensor)]
+    assert values and not floats, f"{name}: train_step returned Python numbers for {floats}"
+    assert all(v.dim() == 0 and not v.requires_grad for v in values.values()), values
     assert all(math.isfinite(float(v)) for v in values.values()), values
     if getattr(model, "fitted", False):
         # Fitted baselines have no gradients: their step fits the batch, which must change finite estimates.

@@ -179,12 +179,12 @@ def test_a_failing_checkpoint_write_keeps_the_previous_checkpoint_and_stops_with
 
 
 def test_any_write_refused_by_the_system_is_one_line(tmp_path, monkeypatch):
-    from genlab.train import trainer
+    from genlab.train import loop
 
     def permission_lost(path, samples):
         raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
-    monkeypatch.setattr(trainer, "save_samples", permission_lost)
+    monkeypatch.setattr(loop, "save_samples", permission_lost)
     with pytest.raises(GenlabError, match=r"could not write .*step-000000.png: Permission denied; make the run "
                                           r"folder writable or choose another --out"):
         genlab.train("vae", "digits", out=tmp_path / "run", config=TINY_VAE, steps=2, progress=False)

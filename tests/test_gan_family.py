@@ -17,6 +17,7 @@ from genlab.models.gan_losses import CrossEntropyLoss, gradient_penalty
 from genlab.models.registry import get_model_class
 from genlab.train.checkpoint import list_checkpoints, load_checkpoint
 from genlab.train.diagnostics import LabelClassifier, TrainingDiagnostics, mode_statistics
+from genlab.train.updates import training_step
 
 GANS = ["gan", "cgan", "dcgan", "cdcgan", "acgan", "wgan", "wgan-gp", "sngan"]
 POINT_GANS = [name for name in GANS if "points" in get_model_class(name).supported_data]
@@ -27,7 +28,7 @@ def train_steps(model, dataset, steps: int, batch_size: int, diagnostics_every: 
     model.setup_optimizers()
     model.attach_diagnostics(TrainingDiagnostics(diagnostics_every) if diagnostics_every else None)
     batcher = Batcher(dataset.train_x, dataset.train_y, batch_size, seed=0)
-    return [model.train_step(batcher.batch(step), step) for step in range(steps)]
+    return [training_step(model, batcher.batch(step), step) for step in range(steps)]
 
 
 def test_registry_holds_the_whole_gan_family():

@@ -115,6 +115,11 @@ def gaussian_log_density(z: torch.Tensor, mean: torch.Tensor, log_var: torch.Ten
     return -0.5 * ((z - mean).pow(2) * torch.exp(-log_var) + log_var + LOG_2PI).sum(-1)
 
 
+def kl_to_standard_normal(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean, diag(exp(log_var))) || N(0, I)) in nats, summed over dimension 1: (B,)."""
+    return 0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var).sum(1)
+
+
 def standard_normal_log_density(z: torch.Tensor) -> torch.Tensor:
     """log N(z; 0, I) summed over the last dimension."""
     return -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
@@ -144,15 +149,13 @@ def importance_sampled_log_likelihood(model: Any, x: torch.Tensor, num_samples: 
         raise GenlabError("no items to score: pass at least one image")
     measure = model.likelihood_measure(x)
     pairs = pairs_per_pass or getattr(model, "likelihood_pairs_per_pass", 4096)
-    was_training = model.training
-    model.eval()
     device = model.device
     x = x.to(device)
     labels = None if labels is None else labels.to(device)
     noise_device = generator.device if generator is not None else device
     log_k = math.log(num_samples)
     per_item, per_item_elbo = [], []
-    try:
+    with model.inference():
         items_per_group = max(1, min(x.shape[0], pairs))
         for start in range(0, x.shape[0], items_per_group):
             group = x[start : start + items_per_group]
@@ -176,8 +179,6 @@ def importance_sampled_log_likelihood(model: Any, x: torch.Tensor, num_samples: 
                 weight_sum += log_weights.sum(dim=0)
             per_item.append(log_sum - log_k)
             per_item_elbo.append(weight_sum / num_samples)
-    finally:
-        model.train(was_training)
     dims = math.prod(x.shape[1:])
     return summarise(torch.cat(per_item), torch.cat(per_item_elbo), dims, num_samples, measure)
 

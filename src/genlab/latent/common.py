@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import torch
 from PIL import Image, ImageDraw, ImageFont
@@ -89,16 +89,10 @@ def check_codes(model: GenerativeModel, codes: torch.Tensor, name: str = "codes"
     return codes
 
 
-@contextlib.contextmanager
-def inference(model: GenerativeModel) -> Iterator[None]:
-    """Evaluation mode (batch-norm running statistics, no dropout) without gradients, restored after."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        model.train(was_training)
+def inference(model: GenerativeModel) -> contextlib.AbstractContextManager[None]:
+    """Evaluation mode (batch-norm running statistics, no dropout) without gradients, restored after:
+    `model.inference()`."""
+    return model.inference()
 
 
 def decode(model: GenerativeModel, codes: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:

@@ -2,17 +2,57 @@
 
 The trainer, metrics, latent tools, studies and app only ever call these methods, so they
 never branch on a model's family. A model owns its networks, its objective, its optimizers
-and its update rule (`train_step`); the trainer owns the loop.
+and its update rule (`train_step`); the trainer owns the loop and the optimisation step itself:
+a model computes a loss and calls `self.update(name, loss)` (or `manual_backward` and
+`optimizer_step` when it measures gradients in between), and the trainer's `OptimizerHook`
+adds gradient clipping and fp16 loss scaling for every model. A moving average of a model's
+networks (`<name>_ema` copies, updated by the trainer) is kept here too, so any model has one.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import contextlib
+import copy
+from typing import Any, ClassVar, Iterator
 
 import torch
 from torch import nn
 
 from genlab.data.batches import Batch
+
+
+class OptimizerHook:
+    """How a model's backward passes and optimizer steps run: plainly here; the trainer installs one
+    that also scales fp16 losses and clips gradient norms (genlab.train.updates)."""
+
+    def backward(self, model: "GenerativeModel", loss: torch.Tensor, name: str, **backward_options: Any) -> None:
+        loss.backward(**backward_options)
+
+    def step(self, model: "GenerativeModel", name: str) -> None:
+        model.optimizers[name].step()
+
+
+PLAIN_UPDATES = OptimizerHook()
+
+
+@torch.no_grad()
+def update_moving_average(average: nn.Module, current: nn.Module, decay: float) -> None:
+    """average <- decay * average + (1 - decay) * current for weights; buffers (BN statistics) are copied."""
+    for averaged, value in zip(average.parameters(), current.parameters()):
+        averaged.lerp_(value.detach(), 1.0 - decay)
+    for averaged, value in zip(average.buffers(), current.buffers()):
+        averaged.copy_(value)
+
+
+def frozen_copy(module: nn.Module) -> nn.Module:
+    """A copy that no optimizer trains (for a moving average of a network's weights)."""
+    copied = copy.deepcopy(module)
+    for parameter in copied.parameters():
+        parameter.requires_grad_(False)
+    return copied
+
+
+EMA_SUFFIX = "_ema"
 
 
 class GenerativeModel(nn.Module):
@@ -82,6 +122,10 @@ class GenerativeModel(nn.Module):
     shard: tuple[int, int] = (0, 1)
     # Why the model cannot train under DistributedDataParallel (None: it can).
     distributed_unsupported: ClassVar[str | None] = None
+    # The networks a moving average of the weights covers (None: every trainable child network).
+    averaged_networks: ClassVar[tuple[str, ...] | None] = None
+    # Backward passes and optimizer steps go through this hook; the trainer replaces it.
+    updates: OptimizerHook = PLAIN_UPDATES
 
     def attach_diagnostics(self, diagnostics: Any) -> None:
         """Receive the trainer's diagnostics recorder (None turns diagnostics off)."""
@@ -115,6 +159,89 @@ class GenerativeModel(nn.Module):
             return torch.randn(*shape, device=device)
         noise = torch.randn(shape[0] * world_size, *shape[1:], device=device)
         return noise[rank * shape[0] : (rank + 1) * shape[0]]
+
+    # --- the optimisation step (run by the trainer's hook) ---------------------------------------
+    def manual_backward(self, loss: torch.Tensor, name: str, **backward_options: Any) -> None:
+        """Backpropagate `loss` for optimizer `name` (the trainer may scale it for fp16); `backward_options`
+        go to `Tensor.backward` (e.g. `inputs=` to fill only one player's gradients)."""
+        self.updates.backward(self, loss, name, **backward_options)
+
+    def optimizer_step(self, name: str) -> None:
+        """Step optimizer `name` on its gradients (the trainer may clip them first)."""
+        self.updates.step(self, name)
+
+    def update(self, name: str, loss: torch.Tensor) -> None:
+        """One plain update of optimizer `name`: clear its gradients, backpropagate `loss`, step."""
+        self.optimizers[name].zero_grad(set_to_none=True)
+        self.manual_backward(loss, name)
+        self.optimizer_step(name)
+
+    # --- a moving average of the weights ------------------------------------------------------
+    def default_ema_decay(self) -> float:
+        """The decay of the moving average the model's own config asks for (0: none); the trainer's
+        `ema_decay` option overrides it."""
+        return 0.0
+
+    def averaging_interval(self) -> int:
+        """The average is updated after the steps whose number is a multiple of this (a GAN: its
+        generator steps), and its warm-up counts those updates."""
+        return 1
+
+    def averaged_names(self) -> list[str]:
+        names = self.averaged_networks
+        if names is None:
+            names = tuple(name for name in self.distributed_modules() if not name.endswith(EMA_SUFFIX))
+        return list(names)
+
+    def attach_moving_average(self) -> None:
+        """Add a frozen copy `<name>_ema` of each averaged network (kept with the weights)."""
+        for name in self.averaged_names():
+            if name + EMA_SUFFIX not in self._modules:
+                self.add_module(name + EMA_SUFFIX, frozen_copy(getattr(self, name)))
+
+    @property
+    def has_moving_average(self) -> bool:
+        return any(name + EMA_SUFFIX in self._modules for name in self.averaged_names())
+
+    def averaged(self, name: str) -> nn.Module:
+        """The moving average of network `name` when the model keeps one, else the network itself."""
+        average = self._modules.get(name + EMA_SUFFIX)
+        return average if average is not None else getattr(self, name)
+
+    def network(self, name: str) -> nn.Module:
+        """Network `name` as a pass should use it: the live weights while training, their moving
+        average (when there is one) in evaluation mode."""
+        return getattr(self, name) if self.training else self.averaged(name)
+
+    def update_moving_average(self, step: int, decay: float) -> None:
+        """Move each average toward its network after step `step` (on the steps `averaging_interval`
+        picks), with a warm-up so a short run's average is not dominated by the random initial weights."""
+        interval = self.averaging_interval()
+        if step % interval:
+            return
+        updates = step // interval
+        decay = min(decay, (1 + updates) / (10 + updates))
+        for name in self.averaged_names():
+            update_moving_average(self._modules[name + EMA_SUFFIX], getattr(self, name), decay)
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
+        """Weights saved with a moving average bring their `<name>_ema` copies with them."""
+        if any(key.split(".", 1)[0].endswith(EMA_SUFFIX) and key.split(".", 1)[0] not in self._modules
+               for key in state_dict):
+            self.attach_moving_average()
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+    @contextlib.contextmanager
+    def inference(self) -> Iterator[None]:
+        """Evaluation mode (batch-norm running statistics, no dropout, averaged weights) without
+        gradients, the training mode restored after."""
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                yield
+        finally:
+            self.train(was_training)
 
     def setup_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Called once by the trainer after the model is on its device."""
@@ -151,6 +278,14 @@ class GenerativeModel(nn.Module):
     def reconstruct(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """decode(encode(x)) in [0, 1] for models with an encoder; models without one raise NotImplementedError."""
         return self.decode(self.encode(x, labels), labels)
+
+    def sample_labels(self, n: int, labels: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor | None:
+        """Checked labels; for a conditional model asked for none, classes drawn uniformly with `generator`."""
+        labels = self.check_labels(n, labels)
+        if labels is None and self.conditional:
+            device = generator.device if generator is not None else "cpu"
+            labels = torch.randint(self.num_classes, (n,), generator=generator, device=device).to(self.device)
+        return labels
 
     def check_labels(self, n: int, labels: torch.Tensor | None) -> torch.Tensor | None:
         """Validate requested class labels for conditional sampling (None for unconditional models)."""

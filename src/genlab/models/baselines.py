@@ -166,9 +166,9 @@ class FittedModel(GenerativeModel, metaclass=ABCMeta):
         """The images the likelihood of training data is measured on (binarised ones for a Bernoulli model)."""
         return x
 
-    def train_step(self, batch: Batch, step: int) -> dict[str, float]:
+    def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
         """Fit on this batch alone (the trainer fits the whole training split through `fit` instead)."""
-        return self.fit(batch.x, batch.y)
+        return {key: torch.tensor(value) for key, value in self.fit(batch.x, batch.y).items()}
 
     @torch.no_grad()
     def validation_metrics(self, batch: Batch) -> dict[str, float]:
@@ -605,15 +605,12 @@ class DeterministicAutoencoder(GenerativeModel):
         """The decoded image of each code, in [0, 1]."""
         return torch.sigmoid(self.decoder_logits(z, labels))
 
-    def train_step(self, batch: Batch, step: int) -> dict[str, float]:
-        optimizer = self.optimizers["adam"]
+    def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
         codes = self.encode(batch.x)
         error = (self.decode(codes) - batch.x).pow(2).mean()
-        optimizer.zero_grad(set_to_none=True)
-        error.backward()
-        optimizer.step()
+        self.update("adam", error)
         self.after_step(codes.detach())
-        return {"loss": error.item(), "mse": error.item()}
+        return {"loss": error.detach(), "mse": error.detach()}
 
     def after_step(self, codes: torch.Tensor) -> None:
         """Called with each training batch's codes after the update."""
@@ -623,27 +620,16 @@ class DeterministicAutoencoder(GenerativeModel):
         """Held-out reconstruction mean squared error per pixel."""
         return {"mse": (self.reconstruct(batch.x) - batch.x).pow(2).mean().item()}
 
-    @torch.no_grad()
     def reconstruct(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        was_training = self.training
-        self.eval()
-        labels = self.check_labels(x.shape[0], labels)
-        images = self.decode(self.encode(x.to(self.device)), labels)
-        self.train(was_training)
-        return images
+        with self.inference():
+            labels = self.check_labels(x.shape[0], labels)
+            return self.decode(self.encode(x.to(self.device)), labels)
 
-    @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-        labels = self.check_labels(n, labels)
-        z = self.sample_latent(n, generator)
-        if labels is None and self.conditional:
-            device = generator.device if generator is not None else "cpu"
-            labels = torch.randint(self.num_classes, (n,), generator=generator, device=device).to(self.device)
-        was_training = self.training
-        self.eval()
-        images = self.decode(z, labels)
-        self.train(was_training)
-        return images
+        self.check_labels(n, labels)
+        z = self.sample_latent(n, generator)  # before the labels: their draws follow z's
+        with self.inference():
+            return self.decode(z, self.sample_labels(n, labels, generator))
 
 
 @register("autoencoder")

@@ -1,8 +1,9 @@
 """The GAN family's shared model and the cross-entropy GANs: gan, cgan, dcgan, cdcgan, acgan.
 
 `AdversarialModel` owns what every GAN does: build a generator and a discriminator (MLP or DCGAN
-conv, optionally class-conditioned), alternate their updates, keep an exponential moving average of
-the generator, and report diagnostics. A variant only picks its loss (gan_losses.py), its
+conv, optionally class-conditioned), alternate their updates, sample from an exponential moving
+average of the generator (`ema_decay`; the trainer updates it after each generator step), and report
+diagnostics. A variant only picks its loss (gan_losses.py), its
 conditioning, its optimizer and, where it has one, a regulariser (gan_critics.py: wgan, wgan-gp,
 sngan).
 
@@ -40,11 +41,9 @@ from genlab.models.gan_nets import (
     apply_spectral_norm,
     conv_discriminator,
     conv_generator,
-    frozen_copy,
     mlp_discriminator,
     mlp_generator,
     set_requires_grad,
-    update_moving_average,
 )
 from genlab.models.nets import conv_plan, dcgan_init
 from genlab.models.optim import adam
@@ -132,6 +131,7 @@ class AdversarialModel(GenerativeModel, metaclass=ABCMeta):
     supported_data = ("image", "points")
     cheap_sampling = True  # one generator pass
     has_latent = True  # G decodes z; there is no encoder
+    averaged_networks = ("generator",)  # samples come from the moving average of G (`ema_decay`)
 
     def __init__(self, config: GANConfig, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__(config, data_shape, num_classes)
@@ -144,7 +144,8 @@ class AdversarialModel(GenerativeModel, metaclass=ABCMeta):
         self.architecture = self._resolve_architecture()
         self.loss = self.make_loss()
         self.generator, self.discriminator = self._build_networks()
-        self.generator_ema = frozen_copy(self.generator) if config.ema_decay > 0 else None
+        if config.ema_decay > 0:  # the trainer updates it (see `default_ema_decay`)
+            self.attach_moving_average()
         if self.points:
             self.register_buffer("data_shift", torch.zeros(self.data_shape))
             self.register_buffer("data_scale", torch.ones(()))
@@ -203,6 +204,12 @@ class AdversarialModel(GenerativeModel, metaclass=ABCMeta):
             apply_spectral_norm(discriminator)
         return generator, discriminator
 
+    def default_ema_decay(self) -> float:
+        return self.config.ema_decay
+
+    def averaging_interval(self) -> int:
+        return self.config.critic_steps  # the generator's steps
+
     def make_optimizer(self, parameters: Any) -> torch.optim.Optimizer:
         return adam(parameters, lr=self.config.lr, betas=(self.config.beta1, self.config.beta2))
 
@@ -260,42 +267,35 @@ class AdversarialModel(GenerativeModel, metaclass=ABCMeta):
             fake = self.generate(z, labels)
 
         set_requires_grad(self.discriminator, True)
-        d_optimizer = self.optimizers["discriminator"]
-        d_optimizer.zero_grad(set_to_none=True)
+        self.optimizers["discriminator"].zero_grad(set_to_none=True)
         real_out, fake_out = self.score(real, labels), self.score(fake.detach(), labels)
         loss_d, values = self.discriminator_objective(real, fake, labels, real_out, fake_out)
-        loss_d.backward()
+        self.manual_backward(loss_d, "discriminator")
         if diagnose:
             values.update(self.diagnostics.gradient_norms("discriminator", self.discriminator))
-        d_optimizer.step()
+        self.optimizer_step("discriminator")
         self.after_discriminator_update()
 
         if generator_turn:
             # D's weights are frozen so the generator's backward pass skips their gradients.
             set_requires_grad(self.discriminator, False)
-            g_optimizer = self.optimizers["generator"]
-            g_optimizer.zero_grad(set_to_none=True)
+            self.optimizers["generator"].zero_grad(set_to_none=True)
             # The plain discriminator (not its DDP wrapper): its gradients are not wanted here.
             fake_out = self.score(fake, labels, network=unwrap(self.discriminator))
             loss_g, generator_values = self.generator_objective(fake_out, labels)
-            loss_g.backward()
+            self.manual_backward(loss_g, "generator")
             if diagnose:
                 generator_values.update(self.diagnostics.gradient_norms("generator", self.generator))
-            g_optimizer.step()
+            self.optimizer_step("generator")
             set_requires_grad(self.discriminator, True)
             values.update(generator_values)
-            if self.generator_ema is not None:
-                updates = step // self.config.critic_steps
-                # Warm-up: a short run's average is not dominated by the random initial weights.
-                decay = min(self.config.ema_decay, (1 + updates) / (10 + updates))
-                update_moving_average(self.generator_ema, self.generator, decay)
         return values
 
     # --- generation -----------------------------------------------------------------------------
     @property
     def sampling_network(self) -> nn.Module:
         """The moving average of the generator when there is one, else the generator."""
-        return self.generator_ema if self.generator_ema is not None else self.generator
+        return self.averaged("generator")
 
     def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Generated data for codes z (B, latent_dim): images in [0, 1], or points."""
@@ -304,20 +304,14 @@ class AdversarialModel(GenerativeModel, metaclass=ABCMeta):
         labels = self.check_labels(z.shape[0], labels)
         return self.from_model_space(self.generate(z, labels, self.sampling_network))
 
-    @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
         """`n` samples (images in [0, 1], or points); a conditional model draws classes uniformly when
-        `labels` is None, with the same `generator`."""
-        labels = self.check_labels(n, labels)
+        `labels` is None, with the same `generator` (after z)."""
+        self.check_labels(n, labels)
         z = self.sample_latent(n, generator)
-        if self.conditional and labels is None:
-            device = generator.device if generator is not None else "cpu"
-            labels = torch.randint(0, self.num_classes, (n,), generator=generator, device=device).to(self.device)
-        was_training = self.training
-        self.eval()  # batch-norm running statistics: samples do not depend on the batch they share
-        samples = self.decode(z, labels)
-        self.train(was_training)
-        return samples
+        # Evaluation mode: batch-norm running statistics, so samples do not depend on the batch they share.
+        with self.inference():
+            return self.decode(z, self.sample_labels(n, labels, generator))
 
 
 class CrossEntropyGAN(AdversarialModel):

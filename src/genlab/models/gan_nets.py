@@ -6,7 +6,6 @@ gan_critics.py choose and combine them.
 
 from __future__ import annotations
 
-import copy
 import functools
 import math
 
@@ -77,23 +76,6 @@ def apply_spectral_norm(module: nn.Module) -> nn.Module:
         else:
             apply_spectral_norm(child)
     return module
-
-
-def frozen_copy(module: nn.Module) -> nn.Module:
-    """A copy that no optimizer trains (for the exponential moving average of the generator)."""
-    copied = copy.deepcopy(module)
-    for parameter in copied.parameters():
-        parameter.requires_grad_(False)
-    return copied
-
-
-@torch.no_grad()
-def update_moving_average(average: nn.Module, current: nn.Module, decay: float) -> None:
-    """average <- decay * average + (1 - decay) * current for weights; buffers (BN statistics) are copied."""
-    for averaged, value in zip(average.parameters(), current.parameters()):
-        averaged.lerp_(value.detach(), 1.0 - decay)
-    for averaged, value in zip(average.buffers(), current.buffers()):
-        averaged.copy_(value)
 
 
 def set_requires_grad(module: nn.Module, flag: bool) -> None:

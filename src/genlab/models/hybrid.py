@@ -25,6 +25,7 @@ import torch
 
 from genlab.data.batches import Batch
 from genlab.errors import GenlabError
+from genlab.likelihood import kl_to_standard_normal
 from genlab.models.baselines import DeterministicAutoencoder
 from genlab.models.base import GenerativeModel
 from genlab.models.gan_losses import CrossEntropyLoss
@@ -97,44 +98,34 @@ class AAE(DeterministicAutoencoder):
         logits = self.decoder_logits(self.encode(x), labels)
         return reconstruction_nll(logits, x, self.config.likelihood, self.config.output_scale).mean()
 
-    def train_step(self, batch: Batch, step: int) -> dict[str, float]:
+    def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
         x, labels = batch.x, (batch.y if self.conditional else None)
         # Reconstruction phase: encoder and decoder.
-        autoencoder = self.optimizers["autoencoder"]
         reconstruction = self.reconstruction_loss(x, labels)
-        autoencoder.zero_grad(set_to_none=True)
-        reconstruction.backward()
-        autoencoder.step()
+        self.update("autoencoder", reconstruction)
         # Regularisation phase: the discriminator tells prior draws (real) from codes (generated) ...
         codes = self.encode(x)
         prior = torch.randn_like(codes)
-        discriminator = self.optimizers["discriminator"]
         real_scores, fake_scores = self.code_discriminator(prior), self.code_discriminator(codes.detach())
         loss_d = self.adversarial_loss.discriminator_loss(real_scores, fake_scores)
-        discriminator.zero_grad(set_to_none=True)
-        loss_d.backward()
-        discriminator.step()
+        self.update("discriminator", loss_d)
         # ... then the encoder, as the generator, makes its codes pass for prior draws.
         set_requires_grad(self.code_discriminator, False)
-        encoder = self.optimizers["encoder"]
         loss_g = self.adversarial_loss.generator_loss(self.code_discriminator(codes))
-        encoder.zero_grad(set_to_none=True)
-        loss_g.backward()
-        encoder.step()
+        self.update("encoder", loss_g)
         set_requires_grad(self.code_discriminator, True)
-        return {"loss": reconstruction.item(), "reconstruction": reconstruction.item(), "loss_d": loss_d.item(),
-                "loss_g": loss_g.item(), **self.adversarial_loss.describe(real_scores, fake_scores)}
+        reconstruction = reconstruction.detach()
+        return {"loss": reconstruction, "reconstruction": reconstruction, "loss_d": loss_d.detach(),
+                "loss_g": loss_g.detach(), **self.adversarial_loss.describe(real_scores, fake_scores)}
 
     @torch.no_grad()
     def validation_metrics(self, batch: Batch) -> dict[str, float]:
         """Held-out reconstruction NLL and pixel MSE, and how far the codes' moments are from the prior's."""
-        was_training = self.training
-        self.eval()
-        labels = batch.y if self.conditional else None
-        codes = self.encode(batch.x)
-        reconstruction = self.reconstruction_loss(batch.x, labels).item()
-        mse = (self.decode(codes, labels) - batch.x).pow(2).mean().item()
-        self.train(was_training)
+        with self.inference():
+            labels = batch.y if self.conditional else None
+            codes = self.encode(batch.x)
+            reconstruction = self.reconstruction_loss(batch.x, labels).item()
+            mse = (self.decode(codes, labels) - batch.x).pow(2).mean().item()
         return {"reconstruction": reconstruction, "mse": mse, "code_mean_abs": codes.mean(0).abs().mean().item(),
                 "code_std": codes.std(0).mean().item()}
 
@@ -174,9 +165,9 @@ class VAEGANConfig(ConvOptions):
 class VAEGAN(GenerativeModel):
     """VAE/GAN: the reconstruction error of a VAE measured in a discriminator layer's features (Larsen et al.)."""
 
-    # Its encoder and decoder gradients come from torch.autograd.grad (each player has its own loss),
-    # which DistributedDataParallel does not synchronise across processes.
-    distributed_unsupported = "it computes its encoder and decoder gradients with torch.autograd.grad"
+    # Its encoder and decoder take their gradients from two losses on one graph (`backward(inputs=...)`,
+    # each player its own loss), which DistributedDataParallel does not synchronise across processes.
+    distributed_unsupported = "it backpropagates two losses into its encoder and decoder separately"
 
     config_class = VAEGANConfig
     tiny_config = {"channels": [4, 4, 8, 8], "fc_dim": 16, "latent_dim": 4, "discriminator_features": 8, "batch_size": 16}
@@ -222,24 +213,21 @@ class VAEGAN(GenerativeModel):
         return torch.sigmoid(self.decoder(z))
 
     # --- the update rule -------------------------------------------------------------------------
-    def train_step(self, batch: Batch, step: int) -> dict[str, float]:
+    def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
         x = batch.x
         mean, log_var = self.posterior(x)
         z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_var)
         reconstructed = self.decode(z)
         generated = self.decode(torch.randn_like(mean))  # from the prior
-        kl = 0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var).sum(1).mean()
+        kl = kl_to_standard_normal(mean, log_var).mean()
 
         # The discriminator: real images against reconstructions and prior samples.
-        discriminator = self.optimizers["discriminator"]
         _, real_scores = self.discriminate(x)
         _, reconstructed_scores = self.discriminate(reconstructed.detach())
         _, generated_scores = self.discriminate(generated.detach())
         loss_d = (self.adversarial_loss.discriminator_loss(real_scores, reconstructed_scores)
                   + self.adversarial_loss.discriminator_loss(real_scores, generated_scores)) / 2
-        discriminator.zero_grad(set_to_none=True)
-        loss_d.backward()
-        discriminator.step()
+        self.update("discriminator", loss_d)
 
         # Encoder and decoder against the updated discriminator, which they do not train.
         set_requires_grad(self.discriminator, False)
@@ -255,51 +243,40 @@ class VAEGAN(GenerativeModel):
         loss_gan = self.adversarial_loss.generator_loss(reconstructed_scores) + self.adversarial_loss.generator_loss(generated_scores)
         encoder_loss = self.config.kl_weight * kl + feature_error
         decoder_loss = self.config.gamma * feature_error + loss_gan
-        encoder_parameters, decoder_parameters = list(self.encoder.parameters()), list(self.decoder.parameters())
-        encoder_gradients = torch.autograd.grad(encoder_loss, encoder_parameters, retain_graph=True)
-        decoder_gradients = torch.autograd.grad(decoder_loss, decoder_parameters)
-        for parameters, gradients, name in ((encoder_parameters, encoder_gradients, "encoder"),
-                                            (decoder_parameters, decoder_gradients, "decoder")):
-            for parameter, gradient in zip(parameters, gradients):
-                parameter.grad = gradient
-            self.optimizers[name].step()
+        # Each player's gradients from its own loss only: both backward passes fill just their inputs.
+        self.optimizers["encoder"].zero_grad(set_to_none=True)
+        self.optimizers["decoder"].zero_grad(set_to_none=True)
+        self.manual_backward(encoder_loss, "encoder", inputs=list(self.encoder.parameters()), retain_graph=True)
+        self.manual_backward(decoder_loss, "decoder", inputs=list(self.decoder.parameters()))
+        self.optimizer_step("encoder")
+        self.optimizer_step("decoder")
         set_requires_grad(self.discriminator, True)
-        values = {"loss": (encoder_loss + decoder_loss).item(), "kl": kl.item(), "feature_error": feature_error.item(),
-                  "loss_g": loss_gan.item(), "loss_d": loss_d.item()}
+        values = {"loss": (encoder_loss + decoder_loss).detach(), "kl": kl.detach(), "feature_error": feature_error.detach(),
+                  "loss_g": loss_gan.detach(), "loss_d": loss_d.detach()}
         values.update(self.adversarial_loss.describe(real_scores, generated_scores))
         return values
 
     @torch.no_grad()
     def validation_metrics(self, batch: Batch) -> dict[str, float]:
         """Held-out KL, feature-space reconstruction error and pixel MSE of the reconstructions."""
-        was_training = self.training
-        self.eval()
-        mean, log_var = self.posterior(batch.x)
-        reconstructed = self.decode(mean)
-        real_features, _ = self.discriminate(batch.x)
-        reconstructed_features, _ = self.discriminate(reconstructed)
-        self.train(was_training)
-        return {"kl": (0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var).sum(1)).mean().item(),
+        with self.inference():
+            mean, log_var = self.posterior(batch.x)
+            reconstructed = self.decode(mean)
+            real_features, _ = self.discriminate(batch.x)
+            reconstructed_features, _ = self.discriminate(reconstructed)
+        return {"kl": kl_to_standard_normal(mean, log_var).mean().item(),
                 "feature_error": (0.5 * (reconstructed_features - real_features).pow(2).sum(1)).mean().item(),
                 "mse": (reconstructed - batch.x).pow(2).mean().item()}
 
     # --- generation --------------------------------------------------------------------------------
-    @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
         self.check_labels(n, labels)
         z = self.sample_latent(n, generator)
-        was_training = self.training
-        self.eval()
-        images = self.decode(z)
-        self.train(was_training)
-        return images
+        with self.inference():
+            return self.decode(z)
 
-    @torch.no_grad()
     def reconstruct(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """The decoder's image for each input's posterior mean, in [0, 1]."""
-        was_training = self.training
-        self.eval()
-        images = self.decode(self.encode(x.to(self.device)))
-        self.train(was_training)
-        return images
+        with self.inference():
+            return self.decode(self.encode(x.to(self.device)))
 

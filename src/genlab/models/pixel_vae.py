@@ -95,7 +95,7 @@ class PixelVAE(VAE):
 
     def pixel_logits(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """Teacher-forced logits of every pixel given the pixels before it and z: (B, 1 or 256, H, W)."""
-        return self.pixelcnn(self.pixel_input(x), self.decoder(z))
+        return self.network("pixelcnn")(self.pixel_input(x), self.network("decoder")(z))
 
     def log_px_given_z(self, x: torch.Tensor, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """The exact autoregressive log p(x | z) = sum_i log p(x_i | x_<i, z), nats per item, (B,)."""
@@ -123,7 +123,6 @@ class PixelVAE(VAE):
             return (uniforms < torch.sigmoid(logits[:, 0])).float()
         return inverse_cdf_draw(logits, uniforms).float() / (LEVELS - 1)
 
-    @torch.no_grad()
     def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None,
                generator: torch.Generator | None = None) -> torch.Tensor:
         """Images drawn pixel by pixel from p(x | z), in [0, 1].
@@ -131,15 +130,13 @@ class PixelVAE(VAE):
         The decoder is stochastic: `generator` sets the pixel draws. Without one a fixed seed (0) is
         used, so decoding the same z twice, or nearby z's in an interpolation, shares the same noise.
         """
-        was_training = self.training
-        self.eval()
-        condition = self.decoder(z)  # (N, condition_channels, H, W)
-        count, (height, width) = z.shape[0], self.data_shape[1:]
-        generator = generator if generator is not None else torch.Generator().manual_seed(0)
-        uniforms = torch.rand(count, height, width, generator=generator, device=generator.device).to(z.device)
-        values = autoregressive_sample(self.pixelcnn, (count, height, width), self._draw_pixel,
-                                       lambda drawn: self.pixel_input(drawn.unsqueeze(1)), condition, uniforms)
-        self.train(was_training)
+        with self.inference():
+            condition = self.network("decoder")(z)  # (N, condition_channels, H, W)
+            count, (height, width) = z.shape[0], self.data_shape[1:]
+            generator = generator if generator is not None else torch.Generator().manual_seed(0)
+            uniforms = torch.rand(count, height, width, generator=generator, device=generator.device).to(z.device)
+            values = autoregressive_sample(self.network("pixelcnn"), (count, height, width), self._draw_pixel,
+                                           lambda drawn: self.pixel_input(drawn.unsqueeze(1)), condition, uniforms)
         return values.unsqueeze(1)
 
     @torch.no_grad()

@@ -35,6 +35,7 @@ from genlab.likelihood import (
     check_binary,
     gaussian_log_density,
     importance_sampled_log_likelihood,
+    kl_to_standard_normal,
     standard_normal_log_density,
 )
 from genlab.models.base import GenerativeModel
@@ -240,7 +241,7 @@ class VAE(GenerativeModel):
 
     def posterior(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log-variance of q(z | x), each (B, latent_dim)."""
-        mean, log_var = self.encoder(self.encoder_input(x, labels)).chunk(2, dim=1)
+        mean, log_var = self.network("encoder")(self.encoder_input(x, labels)).chunk(2, dim=1)
         return mean, log_var
 
     def encode_distribution(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -253,7 +254,7 @@ class VAE(GenerativeModel):
 
     def decoder_logits(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Pre-sigmoid decoder means, (B, *data_shape)."""
-        return self.decoder(self.decoder_input(z, labels)).view(z.shape[0], *self.data_shape)
+        return self.network("decoder")(self.decoder_input(z, labels)).view(z.shape[0], *self.data_shape)
 
     def log_px_given_z(self, x: torch.Tensor, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """log p(x | z) per item in nats (a density for the Gaussian and Laplace decoders), (B,)."""
@@ -279,8 +280,7 @@ class VAE(GenerativeModel):
         mean, log_var = self.posterior(x, labels)
         z = mean + self.batch_randn(*mean.shape, device=mean.device) * torch.exp(0.5 * log_var)  # reparameterisation
         reconstruction = -self.log_px_given_z(x, z, labels)
-        kl = 0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var).sum(1)
-        return {"reconstruction": reconstruction, "kl": kl}
+        return {"reconstruction": reconstruction, "kl": kl_to_standard_normal(mean, log_var)}
 
     def objective(self, x: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The loss to minimise and what to log (detached 0-d tensors, read by the trainer when it logs):
@@ -292,20 +292,15 @@ class VAE(GenerativeModel):
         return loss, {"loss": loss.detach(), "reconstruction": reconstruction, "kl": kl, "elbo": -(reconstruction + kl)}
 
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
-        optimizer = self.optimizers["adam"]
         loss, logs = self.objective(self.training_target(batch.x), self.labels_of(batch))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        self.update("adam", loss)
         return logs
 
     @torch.no_grad()
     def validation_metrics(self, batch: Batch) -> dict[str, float]:
         """The held-out ELBO (nats per item) with its reconstruction and KL terms."""
-        was_training = self.training
-        self.eval()
-        terms = self.loss_terms(self.training_target(batch.x), self.labels_of(batch))
-        self.train(was_training)
+        with self.inference():
+            terms = self.loss_terms(self.training_target(batch.x), self.labels_of(batch))
         elbo = -(terms["reconstruction"] + terms["kl"]).mean().item()
         return {"elbo": elbo, "reconstruction": terms["reconstruction"].mean().item(), "kl": terms["kl"].mean().item()}
 
@@ -318,32 +313,16 @@ class VAE(GenerativeModel):
         """The decoder's mean image for each code, in [0, 1]."""
         return torch.sigmoid(self.decoder_logits(z, labels))
 
-    def sample_labels(self, n: int, labels: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor | None:
-        """Checked labels; for a conditional model asked for none, classes drawn uniformly with `generator`."""
-        labels = self.check_labels(n, labels)
-        if labels is None and self.conditional:
-            device = generator.device if generator is not None else "cpu"
-            labels = torch.randint(self.num_classes, (n,), generator=generator, device=device).to(self.device)
-        return labels
-
-    @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-        was_training = self.training
-        self.eval()
-        labels = self.sample_labels(n, labels, generator)
-        images = self.decode(self.sample_latent(n, generator), labels)
-        self.train(was_training)
-        return images
+        with self.inference():
+            labels = self.sample_labels(n, labels, generator)
+            return self.decode(self.sample_latent(n, generator), labels)
 
-    @torch.no_grad()
     def reconstruct(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """decode(encode(x)): the decoder's image for each input's posterior mean, in [0, 1]."""
-        was_training = self.training
-        self.eval()
-        labels = self.check_labels(x.shape[0], labels)
-        images = self.decode(self.encode(x.to(self.device), labels), labels)
-        self.train(was_training)
-        return images
+        with self.inference():
+            labels = self.check_labels(x.shape[0], labels)
+            return self.decode(self.encode(x.to(self.device), labels), labels)
 
     def log_likelihood(self, x: torch.Tensor, k: int = 1000, labels: torch.Tensor | None = None,
                        generator: torch.Generator | None = None, pairs_per_pass: int | None = None) -> LikelihoodEstimate:
@@ -402,9 +381,8 @@ class IWAE(VAE):
     @torch.no_grad()
     def validation_metrics(self, batch: Batch) -> dict[str, float]:
         metrics = super().validation_metrics(batch)
-        was_training = self.training
-        self.eval()
-        bound, _ = self.iwae_bound(self.training_target(batch.x), self.labels_of(batch), self.config.num_samples, weighted=False)
-        self.train(was_training)
+        with self.inference():
+            bound, _ = self.iwae_bound(self.training_target(batch.x), self.labels_of(batch), self.config.num_samples,
+                                       weighted=False)
         metrics[f"iwae_{self.config.num_samples}"] = bound.mean().item()
         return metrics

@@ -306,14 +306,10 @@ class VQVAE(GenerativeModel):
         """Codes drawn from the prior, as flattened codebook vectors (n, latent_dim)."""
         return self.embed_codes(self.sample_codes(n, generator))
 
-    @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
         self.check_labels(n, labels)
-        was_training = self.training
-        self.eval()
-        images = self.decode(self.sample_latent(n, generator))
-        self.train(was_training)
-        return images
+        with self.inference():
+            return self.decode(self.sample_latent(n, generator))
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -331,16 +327,13 @@ class VQVAE(GenerativeModel):
         prior_nll = -self.log_prior(quantized["indices"].detach())  # the prior never moves the encoder
         return {"reconstruction": reconstruction, "prior_nll": prior_nll, **quantized}
 
-    def train_step(self, batch: Batch, step: int) -> dict[str, float]:
-        optimizer = self.optimizers["adam"]
+    def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
         terms = self.loss_terms(batch.x)
         vq_loss = self.config.commitment_cost * terms["commitment"]
         if self.config.codebook_update == "loss":
             vq_loss = vq_loss + terms["codebook_loss"]
         loss = (terms["reconstruction"] + vq_loss + terms["prior_nll"]).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        self.update("adam", loss)
         indices = terms["indices"]
         if self.config.prior == "categorical":
             with torch.no_grad():
@@ -350,17 +343,15 @@ class VQVAE(GenerativeModel):
         usage = torch.bincount(indices.flatten(), minlength=self.config.num_embeddings).float()
         usage = usage / usage.sum()
         perplexity = torch.exp(-(usage * torch.log(usage.clamp_min(1e-12))).sum())
-        return {"loss": loss.item(), "reconstruction": terms["reconstruction"].mean().item(),
-                "commitment": terms["commitment"].mean().item(), "codebook": terms["codebook_loss"].mean().item(),
-                "prior_nll": terms["prior_nll"].mean().item(), "perplexity": perplexity.item()}
+        return {"loss": loss.detach(), "reconstruction": terms["reconstruction"].detach().mean(),
+                "commitment": terms["commitment"].detach().mean(), "codebook": terms["codebook_loss"].detach().mean(),
+                "prior_nll": terms["prior_nll"].detach().mean(), "perplexity": perplexity.detach()}
 
     @torch.no_grad()
     def validation_metrics(self, batch: Batch) -> dict[str, float]:
         """Held-out reconstruction NLL, commitment, prior NLL and the ELBO (nats per item)."""
-        was_training = self.training
-        self.eval()
-        terms = self.loss_terms(batch.x)
-        self.train(was_training)
+        with self.inference():
+            terms = self.loss_terms(batch.x)
         elbo = -(terms["reconstruction"] + terms["prior_nll"]).mean().item()
         return {"elbo": elbo, "reconstruction": terms["reconstruction"].mean().item(),
                 "commitment": terms["commitment"].mean().item(), "prior_nll": terms["prior_nll"].mean().item()}
@@ -378,12 +369,10 @@ class VQVAE(GenerativeModel):
         """The ELBO log p(x | z_q) + log p(z_q) per image: a lower bound on log p(x) that the IWAE bound
         equals for every k, because the encoder is deterministic (so `k` changes nothing)."""
         measure = self.likelihood_measure(x)
-        was_training = self.training
-        self.eval()
         per_item = []
-        for start in range(0, x.shape[0], pairs_per_pass or 512):
-            terms = self.loss_terms(x[start : start + (pairs_per_pass or 512)].to(self.device))
-            per_item.append(-(terms["reconstruction"] + terms["prior_nll"]))
-        self.train(was_training)
+        with self.inference():
+            for start in range(0, x.shape[0], pairs_per_pass or 512):
+                terms = self.loss_terms(x[start : start + (pairs_per_pass or 512)].to(self.device))
+                per_item.append(-(terms["reconstruction"] + terms["prior_nll"]))
         values = torch.cat(per_item)
         return summarise(values, values, dims=x[0].numel(), num_samples=1, measure=measure, estimator="elbo-point-mass")
