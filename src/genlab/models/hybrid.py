@@ -1,7 +1,7 @@
 """VAE-GAN hybrids: `vae-gan` (Larsen et al. 2016) and `aae` (Makhzani et al. 2016).
 
 Both are built from the other families' parts: the VAE family's conv/MLP encoders and decoders
-(vae_nets.py, the autoencoder of baselines.py) and reconstruction likelihoods (vae.py), and the GAN
+(vae_nets.py, the autoencoder of autoencoder.py) and reconstruction likelihoods (vae.py), and the GAN
 family's discriminators, cross-entropy loss and helpers (nets.py, gan_nets.py, gan_losses.py).
 
 - `vae-gan`: a VAE whose decoder is also a GAN generator, and whose reconstruction error is measured
@@ -26,15 +26,15 @@ import torch
 from genlab.data.batches import Batch
 from genlab.errors import GenlabError
 from genlab.likelihood import kl_to_standard_normal
-from genlab.models.baselines import DeterministicAutoencoder
+from genlab.models.autoencoder import DeterministicAutoencoder
 from genlab.models.base import GenerativeModel
 from genlab.models.gan_losses import CrossEntropyLoss
 from genlab.models.gan_nets import mlp_discriminator, set_requires_grad
 from genlab.models.nets import DCGANDiscriminator, dcgan_init
 from genlab.models.optim import adam
 from genlab.models.registry import register
-from genlab.models.vae import ConvOptions, MLPOptions, check_conv_image_shape, reconstruction_nll
-from genlab.models.vae_nets import ConvDecoder, ConvEncoder
+from genlab.models.vae import reconstruction_nll
+from genlab.models.vae_nets import ConvDecoder, ConvEncoder, ConvOptions, MLPOptions, check_conv_image_shape
 
 
 # --- adversarial autoencoder -------------------------------------------------------------------------

@@ -39,12 +39,17 @@ from genlab.likelihood import (
     standard_normal_log_density,
 )
 from genlab.models.base import GenerativeModel
-from genlab.models.nets import conv_plan, flat_size, mlp
+from genlab.models.nets import flat_size, mlp
 from genlab.models.optim import adam
 from genlab.models.registry import register
-from genlab.models.vae_nets import ConvDecoder, ConvEncoder
-
-ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
+from genlab.models.vae_nets import (  # noqa: F401  (the options and shape check are also imported from here)
+    ACTIVATIONS,
+    ConvDecoder,
+    ConvEncoder,
+    ConvOptions,
+    MLPOptions,
+    check_conv_image_shape,
+)
 
 
 # --- configs: shared pieces, combined per model ----------------------------------------------
@@ -77,32 +82,6 @@ class VAEObjectiveOptions:
 
     def validate(self) -> None:
         self.validate_objective()
-
-
-@dataclass
-class MLPOptions:
-    """Fully connected encoder and (mirrored) decoder."""
-
-    hidden_dims: tuple[int, ...] = (400,)
-    activation: Literal["relu", "tanh"] = "relu"
-    batch_norm: bool = False
-
-    def validate_mlp(self) -> None:
-        if any(width < 1 for width in self.hidden_dims):
-            raise GenlabError(f"hidden_dims must be positive widths, got {list(self.hidden_dims)}")
-
-
-@dataclass
-class ConvOptions:
-    """Conv encoder (one layer per entry of `channels`) and a transposed-conv decoder, FC layers between."""
-
-    channels: tuple[int, ...] = (32, 32, 64, 64)
-    fc_dim: int = 256
-    batch_norm: bool = True
-
-    def validate_conv(self) -> None:
-        if not self.channels or any(width < 1 for width in self.channels) or self.fc_dim < 1:
-            raise GenlabError(f"channels must be a non-empty list of positive widths and fc_dim positive, got {list(self.channels)}")
 
 
 @dataclass
@@ -158,16 +137,6 @@ def reconstruction_nll(logits: torch.Tensor, target: torch.Tensor, likelihood: s
     if likelihood == "laplace":
         return ((target - mean).abs() / scale).sum(1) + dims * math.log(2 * scale)
     raise ValueError(f"unknown likelihood {likelihood!r}")
-
-
-def check_conv_image_shape(name: str, data_shape: tuple[int, ...]) -> None:
-    """Conv models need square images whose side is b·2^k with 4 <= b < 8 (28, 32, 48, 64, ...)."""
-    if len(data_shape) != 3 or data_shape[1] != data_shape[2]:
-        raise GenlabError(f"{name} needs square images (C, S, S), got data of shape {data_shape}; use --data-option resize=32")
-    try:
-        conv_plan(data_shape[1])
-    except ValueError as error:
-        raise GenlabError(f"{name}: {error}; resize the data (e.g. --data-option resize=32)") from None
 
 
 def dynamic_binarize(x: torch.Tensor) -> torch.Tensor:

@@ -1,16 +1,60 @@
-"""Networks of the VAE family: conv encoders/decoders sized from the image, and a gated PixelCNN.
+"""Networks of the VAE family: conv encoders/decoders sized from the image, and a gated PixelCNN, with
+the config options that shape them (`MLPOptions`, `ConvOptions`).
 
 Plain `nn.Module`s that know nothing about objectives; the models in vae.py, conv_vae.py, cvae.py,
-pixel_vae.py and vq_vae.py wrap them.
+pixel_vae.py and vq_vae.py wrap them, and the autoencoders (autoencoder.py, hybrid.py) reuse them.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genlab.errors import GenlabError
 from genlab.models.nets import conv_plan
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+
+@dataclass
+class MLPOptions:
+    """Fully connected encoder and (mirrored) decoder."""
+
+    hidden_dims: tuple[int, ...] = (400,)
+    activation: Literal["relu", "tanh"] = "relu"
+    batch_norm: bool = False
+
+    def validate_mlp(self) -> None:
+        if any(width < 1 for width in self.hidden_dims):
+            raise GenlabError(f"hidden_dims must be positive widths, got {list(self.hidden_dims)}")
+
+
+@dataclass
+class ConvOptions:
+    """Conv encoder (one layer per entry of `channels`) and a transposed-conv decoder, FC layers between."""
+
+    channels: tuple[int, ...] = (32, 32, 64, 64)
+    fc_dim: int = 256
+    batch_norm: bool = True
+
+    def validate_conv(self) -> None:
+        if not self.channels or any(width < 1 for width in self.channels) or self.fc_dim < 1:
+            raise GenlabError(f"channels must be a non-empty list of positive widths and fc_dim positive, got {list(self.channels)}")
+
+
+def check_conv_image_shape(name: str, data_shape: tuple[int, ...]) -> None:
+    """Conv models need square images whose side is b·2^k with 4 <= b < 8 (28, 32, 48, 64, ...)."""
+    if len(data_shape) != 3 or data_shape[1] != data_shape[2]:
+        raise GenlabError(f"{name} needs square images (C, S, S), got data of shape {data_shape}; use --data-option resize=32")
+    try:
+        conv_plan(data_shape[1])
+    except ValueError as error:
+        raise GenlabError(f"{name}: {error}; resize the data (e.g. --data-option resize=32)") from None
 
 
 def conv_strides(image_size: int, layers: int) -> tuple[list[int], int]:
