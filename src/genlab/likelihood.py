@@ -27,6 +27,7 @@ from typing import Any, Literal
 import torch
 
 from genlab.errors import GenlabError
+from genlab.models.base import inference
 
 # 8-bit images: bits/dim of a density over [0, 1] counts each of the 256 levels as a bin of width 1/256.
 DISCRETE_LEVELS = 256
@@ -155,7 +156,7 @@ def importance_sampled_log_likelihood(model: Any, x: torch.Tensor, num_samples: 
     noise_device = generator.device if generator is not None else device
     log_k = math.log(num_samples)
     per_item, per_item_elbo = [], []
-    with model.inference():
+    with inference(model):  # any module with a posterior, not only a GenerativeModel
         items_per_group = max(1, min(x.shape[0], pairs))
         for start in range(0, x.shape[0], items_per_group):
             group = x[start : start + items_per_group]

@@ -55,6 +55,18 @@ def frozen_copy(module: nn.Module) -> nn.Module:
 EMA_SUFFIX = "_ema"
 
 
+@contextlib.contextmanager
+def inference(module: nn.Module) -> Iterator[None]:
+    """Evaluation mode without gradients for any module, its training mode restored after."""
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        module.train(was_training)
+
+
 class GenerativeModel(nn.Module):
     """Base class of every registered model.
 
@@ -231,17 +243,10 @@ class GenerativeModel(nn.Module):
             self.attach_moving_average()
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
-    @contextlib.contextmanager
-    def inference(self) -> Iterator[None]:
-        """Evaluation mode (batch-norm running statistics, no dropout, averaged weights) without
-        gradients, the training mode restored after."""
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.no_grad():
-                yield
-        finally:
-            self.train(was_training)
+    def inference(self) -> contextlib.AbstractContextManager[None]:
+        """Evaluation mode (batch-norm running statistics, no dropout; `network` gives averaged weights)
+        without gradients, the training mode restored after."""
+        return inference(self)
 
     def setup_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Called once by the trainer after the model is on its device."""
