@@ -2,7 +2,6 @@
 
 import gzip
 import hashlib
-import time
 from pathlib import Path
 
 import numpy as np
@@ -84,14 +83,12 @@ def test_mismatched_counts_are_rejected(isolated_env, write_idx, small_mnist_arr
 
 @pytest.mark.skipif(not DEBIAN_FASHION.is_dir(), reason="Debian package dataset-fashion-mnist is not installed")
 def test_fashion_mnist_from_debian_package():
-    started = time.perf_counter()
     dataset = load_dataset("fashion-mnist")
-    elapsed = time.perf_counter() - started
     assert dataset.source == str(DEBIAN_FASHION)
     assert dataset.train_x.shape == (60000, 1, 28, 28) and dataset.test_x.shape == (10000, 1, 28, 28)
     assert dataset.class_names[0] == "T-shirt/top" and dataset.num_classes == 10
     assert torch.bincount(dataset.train_y).tolist() == [6000] * 10
-    assert elapsed < 3.0  # typically ~0.5 s: gzip + one frombuffer per file
+    assert dataset.train_x.dtype == torch.uint8 and int(dataset.train_x.max()) == 255
 
 
 def test_fashion_mnist_local_copy_is_not_hash_checked(isolated_env, write_idx, small_mnist_arrays):

@@ -112,9 +112,27 @@ def test_evaluate_on_toy2d_counts_modes_in_coordinate_space(evaluator_env, tmp_p
                        eval_every=0)
     result = genlab.evaluate(run, n=500, metrics=["modes", "fid", "classifier", "sharpness", "parzen"], write=False)
     assert result["features"]["kind"] == "identity"
-    assert 0 <= result["metrics"]["modes_covered"] <= 8 and "high_quality_share" in result["metrics"]
+    assert "modes_covered" in result["metrics"] and "high_quality_share" in result["metrics"]
     assert {"classifier", "sharpness"} <= set(result["skipped"])
     assert "parzen_bits_per_dim" not in result["metrics"]  # bits/dim is for 8-bit images only
+
+    # Known answers: samples spread over the 8 ring modes cover all of them, all of high quality; samples
+    # piled on the first mode cover exactly one.
+    from genlab.data.toy2d import ring_modes
+
+    modes = ring_modes()
+
+    def samples_at(centres):
+        def sample(n, labels=None, generator=None):
+            return centres[torch.arange(n) % centres.shape[0]] + 0.01 * torch.randn(n, 2, generator=generator)
+        return sample
+
+    run.model.sample = samples_at(modes)
+    spread = genlab.evaluate(run, n=400, metrics=["modes"], write=False)["metrics"]
+    assert spread["modes_covered"] == 8 and spread["high_quality_share"] == pytest.approx(1.0)
+    run.model.sample = samples_at(modes[:1])
+    piled = genlab.evaluate(run, n=400, metrics=["modes"], write=False)["metrics"]
+    assert piled["modes_covered"] == 1 and piled["high_quality_share"] == pytest.approx(1.0)
 
 
 def test_bad_requests_are_one_line_errors(evaluator_env, mnist5k, tmp_path):

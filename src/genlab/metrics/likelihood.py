@@ -20,11 +20,11 @@ from typing import Any
 import torch
 
 from genlab.errors import GenlabError
+from genlab.likelihood import DISCRETE_LEVELS
 
 PARZEN_SIGMAS = torch.logspace(-3, 0.5, 12, dtype=torch.float64)  # 0.001 ... 3.16, a factor ~2.1 apart
 PARZEN_REFINE = 9  # then this many between the best coarse value's neighbours (a factor ~1.2 apart)
 PARZEN_BLOCK = 256
-DISCRETE_LEVELS = 256
 PARZEN_NOTE = ("weak estimate: Gaussian Parzen window on the samples (Goodfellow et al. 2014 protocol), "
                "biased and bandwidth-sensitive in high dimension (Theis et al. 2016); do not rank models by it alone")
 
