@@ -23,16 +23,8 @@ from genlab.train.checkpoint import checkpoint_paths, list_checkpoints
 from genlab.train.distributed import DistributedContext
 from genlab.train.loop import Trainer
 from genlab.train.loop_state import RunningValues, StopRequest
-from genlab.train.options import (
-    BUDGET_KEYS,
-    DEFAULT_STEPS,
-    FITTED_STEP,
-    TrainConfig,
-    default_say,
-    environment_metadata,
-    resolve_device,
-    seed_everything,
-)
+from genlab.train.options import BUDGET_KEYS, DEFAULT_STEPS, FITTED_STEP, TrainConfig, default_say  # noqa: I001
+from genlab.train.options import environment_metadata, resolve_device, seed_everything
 from genlab.train.run import Run
 from genlab.train.run_lock import IO_ERRNOS, io_hint, run_lock
 
