@@ -107,7 +107,7 @@ class Trainer:
         per_process = f" for {world_size} processes" if world_size > 1 else ""
         if largest < 1:
             raise GenlabError(f"'{self.dataset.name}' has {items} training item{'s' if items != 1 else ''}, too few{per_process}")
-        if getattr(self.model, "fitted", False):
+        if self.model.fitted:
             return largest  # fitted models see the whole split at once: the batch is unused
         if self.config.batch_size is not None or model_batch_chosen:
             raise GenlabError(f"batch size {batch_size} is more than the {items} training item{'s' if items != 1 else ''} of '{self.dataset.name}'"
@@ -249,7 +249,7 @@ class Trainer:
         """Train the model to the end of its budget (a fitted model: fit it once), from the last checkpoint
         when `resume`, and finish the run folder."""
         config = self.config
-        fitted = getattr(self.model, "fitted", False)
+        fitted = self.model.fitted
         ddp = self._prepare_model(fitted)
         start_step, elapsed_before = self._resume() if resume else (0, 0.0)
         budget_seconds = config.minutes * 60 if config.minutes is not None else math.inf
