@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import time
 
@@ -11,6 +12,7 @@ import torch
 import genlab
 from genlab.errors import GenlabError
 from genlab.metrics import evaluator as evaluator_module
+from genlab.metrics import evaluator_training
 from genlab.metrics.evaluator import canonical_data_config, get_evaluator
 
 
@@ -54,7 +56,7 @@ def test_features_are_the_penultimate_layer_and_probabilities_sum_to_one(mnist_e
 
 def test_unlabelled_data_gets_an_autoencoding_evaluator(isolated_env, monkeypatch):
     faces = genlab.load_dataset("faces-lfw")  # one class: nothing to classify
-    monkeypatch.setattr(evaluator_module, "EPOCH_RANGE", (2, 60))  # 60 passes over its 80 faces, not 200: seconds
+    monkeypatch.setattr(evaluator_training, "EPOCH_RANGE", (2, 60))  # 60 passes over its 80 faces, not 200: seconds
     evaluator = get_evaluator("faces-lfw")
     assert evaluator.kind == "autoencoder" and evaluator.num_classes == 0
     assert evaluator.probabilities(faces.test_x) is None
@@ -81,5 +83,5 @@ def test_inception_without_local_weights_is_a_clear_error_not_a_download(isolate
     assert time.perf_counter() - started < 2
     message = str(caught.value)
     assert "missing.pth" in message and "--features evaluator" in message
-    if evaluator_module.importlib.util.find_spec("torch_fidelity") is None:
+    if importlib.util.find_spec("torch_fidelity") is None:
         assert "torch-fidelity" in message
