@@ -39,8 +39,6 @@ from genlab.train.diagnostics import TrainingDiagnostics, sample_monitor_for
 from genlab.train.distributed import DistributedContext, DistributedModel
 from genlab.train.loop_state import RunningValues, StopRequest
 from genlab.train.options import (
-    BUDGET_KEYS,
-    DEFAULT_STEPS,
     FITTED_STEP,
     TrainConfig,
     default_say,
@@ -48,6 +46,7 @@ from genlab.train.options import (
     resolve_device,
     seed_everything,
 )
+from genlab.train.budget import UNBOUNDED_STEPS, batch_size_per_process, budget_words, plan_line, total_steps
 from genlab.train.progress import Progress, format_duration
 from genlab.train.run import Run
 from genlab.train.run_lock import io_hint, io_problem
@@ -72,14 +71,15 @@ class Trainer:
         # Notices for the user (the plan, a capped batch), from rank 0 only.
         self.say = (say or default_say(config.progress)) if self.is_main else (lambda message: None)
         self.device = self.context.device(resolve_device(config.device))
-        self.batch_size = self._batch_size(batch_chosen)  # per process
+        self.batch_size = batch_size_per_process(model, dataset, config, run_config, self.context.world_size,
+                                                 batch_chosen, self.say)
         world_size = self.context.world_size
         accel.check_precision(config.precision, self.device)
         self.batcher = Batcher(dataset.train_x, dataset.train_y, self.batch_size, self.device, seed=config.seed,
                                rank=self.context.rank, world_size=world_size,
                                memory_format=accel.memory_format(config.channels_last))
         model.shard = (self.context.rank, world_size)
-        self.total_steps = self._total_steps()
+        self.total_steps = total_steps(config, self.batcher.steps_per_epoch)
         # A fixed prior draw for the sample grids, so grids over training are comparable.
         self.sample_seed = config.seed + 12345
         evaluation_x = dataset.test_x[: config.eval_items]
@@ -93,41 +93,6 @@ class Trainer:
         # Built at the first evaluation (it may fit a classifier); stays None when the data allows none.
         self._sample_monitor: Any = None
         self._sample_monitor_built = False
-
-    def _batch_size(self, model_batch_chosen: bool) -> int:
-        """The batch per process: the option, else the model's default, capped (with a notice) at the
-        training split when the default is larger; a batch the user chose (`--batch-size`, or the model
-        config's `batch_size`: `model_batch_chosen`) that does not fit is an error."""
-        model_batch = getattr(self.model.config, "batch_size", 64)
-        batch_size = self.config.batch_size or model_batch
-        items, world_size = int(self.dataset.train_x.shape[0]), self.context.world_size
-        largest = items // world_size
-        if batch_size <= largest:
-            return batch_size
-        per_process = f" for {world_size} processes" if world_size > 1 else ""
-        if largest < 1:
-            raise GenlabError(f"'{self.dataset.name}' has {items} training item{'s' if items != 1 else ''}, too few{per_process}")
-        if self.model.fitted:
-            return largest  # fitted models see the whole split at once: the batch is unused
-        if self.config.batch_size is not None or model_batch_chosen:
-            raise GenlabError(f"batch size {batch_size} is more than the {items} training item{'s' if items != 1 else ''} of '{self.dataset.name}'"
-                              f"{per_process}; use --batch-size {largest} or less")
-        self.say(f"batch size {largest}: the model's default of {batch_size} is more than the {items} training item{'s' if items != 1 else ''} of "
-                 f"'{self.dataset.name}'{per_process} (--batch-size sets it)")
-        self.config.batch_size = largest
-        self.run_config.setdefault("train", {})["batch_size"] = largest  # a resumed run keeps it
-        return largest
-
-    def _total_steps(self) -> int:
-        config = self.config
-        candidates = []
-        if config.steps is not None:
-            candidates.append(config.steps)
-        if config.epochs is not None:
-            candidates.append(math.ceil(config.epochs * self.batcher.steps_per_epoch))
-        if not candidates:
-            return DEFAULT_STEPS if config.minutes is None else 10**12
-        return min(candidates)
 
     # --- pieces of the loop ---------------------------------------------------------------
     def _write_samples(self, step: int) -> Path:
@@ -260,7 +225,9 @@ class Trainer:
         if not fitted and (start_step >= self.total_steps or elapsed_before >= budget_seconds):
             return self._nothing_to_train(start_step, elapsed_before)
         self.say(f"fitting {self.model.registry_name} on the {self.dataset.train_x.shape[0]} training items of "
-                 f"{self.dataset.name}" if fitted else self._plan(start_step, elapsed_before))
+                 f"{self.dataset.name}" if fitted else
+                 plan_line(config, self.total_steps, self.batcher.steps_per_epoch, self.model.registry_name,
+                           self.dataset.name, self.run_dir, start_step, elapsed_before))
         if self.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_yaml(self.folder.config, self.run_config)
@@ -286,7 +253,7 @@ class Trainer:
         step = start_step
         last_good_checkpoint = start_step
         last_timed_checkpoint = elapsed_before
-        progress = Progress(self.model.registry_name, start_step, self.total_steps if self.total_steps < 10**12 else None,
+        progress = Progress(self.model.registry_name, start_step, self.total_steps if self.total_steps < UNBOUNDED_STEPS else None,
                             budget_seconds, elapsed_before, enabled=config.progress and self.is_main)
         log_file = self.folder.metrics.open("a") if self.is_main else None
         step_context = accel.autocast(config.precision, self.device)
@@ -366,39 +333,12 @@ class Trainer:
         run.summary["stopped_by"] = stopped_by
         return run
 
-    def _budget_words(self, start_step: int, elapsed_before: float, more: bool) -> str:
-        """'600 steps', '600 more steps, to step 1600 or 0.5 more minutes, to 1:02 of training (whichever
-        ends first)': what is left of the budget from (start_step, elapsed_before)."""
-        extra = " more" if more else ""
-        parts = []
-        if self.total_steps < 10**12:
-            count = self.total_steps - start_step
-            text = f"{count}{extra} step{'s' if count != 1 else ''}"
-            steps_per_epoch = self.batcher.steps_per_epoch
-            if (self.config.epochs is not None and self.total_steps == math.ceil(self.config.epochs * steps_per_epoch)
-                    and (self.config.steps is None or self.total_steps < self.config.steps)):
-                text += f" ({count / steps_per_epoch:.3g}{extra} epochs of {steps_per_epoch} steps)"
-            parts.append(text + (f", to step {self.total_steps}" if more else ""))
-        if self.config.minutes is not None:
-            minutes = self.config.minutes - elapsed_before / 60
-            parts.append(f"{minutes:.3g}{extra} minute{'s' if minutes != 1 else ''}"
-                         + (f", to {format_duration(self.config.minutes * 60)} of training" if more else ""))
-        return " or ".join(parts) + (" (whichever ends first)" if len(parts) > 1 else "")
-
-    def _plan(self, start_step: int, elapsed_before: float) -> str:
-        """The line said before training: what will be trained."""
-        if start_step == 0:
-            default = all(getattr(self.config, key) is None for key in BUDGET_KEYS)
-            return (f"training {self.model.registry_name} on {self.dataset.name}: {self._budget_words(0, 0.0, False)}"
-                    + (" (the default budget; --steps, --epochs or --minutes set one)" if default else ""))
-        return (f"resuming {self.run_dir} at step {start_step} ({format_duration(elapsed_before)} trained): training "
-                f"{self._budget_words(start_step, elapsed_before, True)}")
-
     def _nothing_to_train(self, step: int, elapsed: float, message: str | None = None) -> Run:
         """A resumed run whose budget is already spent: nothing is trained and its saved config (budget
         included) is kept; the run's final files are completed if a stop left them unwritten."""
+        budget = budget_words(self.config, self.total_steps, self.batcher.steps_per_epoch, 0, 0.0, False)
         message = message or (f"nothing to train: {self.run_dir} is at step {step} ({format_duration(elapsed)} of "
-                              f"training), the end of its budget of {self._budget_words(0, 0.0, False)}; give "
+                              f"training), the end of its budget of {budget}; give "
                               f"--steps N, --epochs E or --minutes M to train that much more")
         self.run_config = read_yaml(self.folder.config)
         run = self._finish(step, elapsed)
