@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 import genlab
 from genlab.cli import app
 from genlab.data import load_dataset
-from genlab.report.plots import panel_groups, plot_gradient_histograms
+from genlab.plots.run import panel_groups, plot_gradient_histograms
 from genlab.train.checkpoint import load_checkpoint
 from genlab.train.diagnostics import (
     HISTOGRAM_BINS,

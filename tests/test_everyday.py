@@ -361,7 +361,7 @@ def test_progress_bar_on_a_terminal_shows_losses_at_once_and_time_left():
 
 
 def test_plots_title_by_what_is_drawn_mark_lone_points_and_name_layers(tmp_path):
-    from genlab.report.plots import LayerNames, metrics_figure, panel_title, plot_gradient_histograms
+    from genlab.plots.run import LayerNames, metrics_figure, panel_title, plot_gradient_histograms
 
     assert panel_title("loss", ["loss"]) == "loss"
     assert panel_title("loss", ["loss_d", "loss_g"]) == "losses (D and G)"

@@ -263,7 +263,7 @@ def plot_command(
                                    "training (RUN/gradient_histograms.png; train with --gradient-histograms)"),
 ) -> None:
     """Plot a run's logged losses, diagnostics and held-out metrics against the step."""
-    from genlab.report.plots import plot_gradient_histograms, plot_metrics
+    from genlab.plots.run import plot_gradient_histograms, plot_metrics
 
     typer.echo(str(plot_metrics(run, out)))
     if gradients:

@@ -35,6 +35,14 @@ def metric_value(result: dict[str, Any], metric: str) -> float | None:
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
+LOWER_IS_BETTER_HINTS = ("fid", "kid", "nll", "bits", "mse", "error", "seconds", "kl")
+
+
+def lower_is_better(metric: str) -> bool:
+    """Whether smaller values of `metric` are better, judged from its name (fid, nll, seconds ...)."""
+    return any(hint in metric.lower() for hint in LOWER_IS_BETTER_HINTS)
+
+
 def gate_passed(result: dict[str, Any]) -> bool | None:
     """The run's quality-gate verdict (None: not judged, e.g. toy2d points or no FID measured)."""
     return (result.get("quality_gate") or {}).get("passed")

@@ -375,7 +375,7 @@ class Trainer:
         if not self.folder.sample_grid(step).exists():
             self._write_samples(step)
         save_gif(self.folder.progress_gif, self.folder.sample_grids())
-        from genlab.report.plots import plot_gradient_histograms, plot_metrics
+        from genlab.plots.run import plot_gradient_histograms, plot_metrics
 
         try:
             plot_metrics(self.run_dir)

@@ -1,1 +1,0 @@
-"""Plots and (later) HTML reports built from run folders."""
