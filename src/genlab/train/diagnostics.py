@@ -23,6 +23,7 @@ from torch import nn
 
 from genlab.data.batches import to_float
 from genlab.data.registry import Dataset
+from genlab.data.toy2d import toy2d_modes
 from genlab.models.base import unwrap
 
 # Fixed bins of log10 |gradient| so histograms of different steps and layers share one axis.
@@ -101,24 +102,12 @@ def draw_samples(model: Any, count: int, seed: int, chunk: int = 500) -> tuple[t
     return torch.cat(parts), labels
 
 
-def mode_statistics(points: torch.Tensor, modes: torch.Tensor, std: float, sigmas: float = 3.0,
-                    min_share: float = 20 / 2500) -> dict[str, float]:
-    """Mode coverage of 2-D samples (the measure of Srivastava et al. 2017 and Lin et al. 2018).
-
-    A sample is high quality when it lies within `sigmas` standard deviations of its nearest mode; a
-    mode is covered when at least `min_share` of all samples are high-quality samples of it (PacGAN's
-    20 of 2,500, so 16 of 2,000), so that a few stray points smeared between modes do not count. The
-    same rule as the evaluation metric `modes` (genlab.metrics), computed here without its machinery.
-    """
-    points = points.detach().float().cpu().flatten(1)
-    distances = torch.cdist(points, modes.float().cpu())  # (N, modes)
-    nearest_distance, nearest = distances.min(dim=1)
-    finite = torch.isfinite(nearest_distance)
-    good = finite & (nearest_distance <= sigmas * std)
-    hits = torch.bincount(nearest[good], minlength=modes.shape[0])
-    threshold = max(1, math.ceil(min_share * points.shape[0]))
-    return {"modes_covered": float((hits >= threshold).sum().item()),
-            "high_quality_fraction": float(good.float().mean().item())}
+def mode_statistics(points: torch.Tensor, modes: torch.Tensor, std: float) -> dict[str, float]:
+    """Mode coverage of 2-D samples by the rule of the evaluation metric `modes` (genlab.data.toy2d's
+    `toy2d_modes`: within 3 standard deviations of a mode; covered with 20 of every 2,500 samples),
+    under the names the training log has always used."""
+    statistics = toy2d_modes(points.detach().flatten(1), modes, std)
+    return {"modes_covered": float(statistics["modes_covered"]), "high_quality_fraction": statistics["high_quality_share"]}
 
 
 class ModeCoverage:
