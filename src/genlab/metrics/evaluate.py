@@ -32,6 +32,7 @@ from genlab.metrics.evaluator import (
     inception_evaluator,
 )
 from genlab.metrics.reference import real_features, real_prdc_radii
+from genlab.models.sampling import draw_samples
 from genlab.runfolder import RunFolder
 from genlab.train.run import Run, load_run
 
@@ -100,21 +101,6 @@ def finite_or_none(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [finite_or_none(item) for item in value]
     return value
-
-
-def draw_samples(model: Any, n: int, labels: torch.Tensor | None, seed: int) -> tuple[torch.Tensor, float]:
-    """`n` samples on the CPU in batches with one seeded generator, and the seconds it took."""
-    generator = torch.Generator(device=model.device).manual_seed(seed) if model.device.type != "cpu" else \
-        torch.Generator().manual_seed(seed)
-    parts = []
-    started = time.perf_counter()
-    with torch.no_grad():
-        for start in range(0, n, SAMPLE_BATCH):
-            count = min(SAMPLE_BATCH, n - start)
-            batch_labels = None if labels is None else labels[start : start + count].to(model.device)
-            parts.append(model.sample(count, labels=batch_labels, generator=generator).cpu())
-    seconds = time.perf_counter() - started
-    return torch.cat(parts), seconds
 
 
 def choose_items(count: int, keep: int, seed: int) -> torch.Tensor:
@@ -186,8 +172,11 @@ class Evaluation:
             generator = torch.Generator().manual_seed(self.options.seed + 7)
             self.requested_labels = torch.multinomial(distribution.float(), n, replacement=True, generator=generator)
         self.say(f"drawing {n} samples")
-        self.samples, seconds = draw_samples(self.model, n, self.requested_labels, self.options.seed)
-        self.sample_seconds = seconds
+        device = self.model.device
+        generator = torch.Generator(device=device) if device.type != "cpu" else torch.Generator()
+        started = time.perf_counter()
+        self.samples = draw_samples(self.model, n, self.requested_labels, generator.manual_seed(self.options.seed))
+        self.sample_seconds = time.perf_counter() - started
         if not self.is_points:
             self.samples = self.samples.clamp(0, 1)
 

@@ -25,6 +25,7 @@ from genlab.data.batches import to_float
 from genlab.data.registry import Dataset
 from genlab.data.toy2d import toy2d_modes
 from genlab.models.base import unwrap
+from genlab.models.sampling import draw_samples
 
 # Fixed bins of log10 |gradient| so histograms of different steps and layers share one axis.
 HISTOGRAM_RANGE = (-10.0, 2.0)
@@ -91,15 +92,10 @@ class SampleMonitor(Protocol):
     def measure(self, model: Any) -> dict[str, float]: ...
 
 
-def draw_samples(model: Any, count: int, seed: int, chunk: int = 500) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """`count` samples drawn in chunks from a fixed seed (conditional models: classes in turn)."""
-    generator = torch.Generator().manual_seed(seed)
+def draw_labelled_samples(model: Any, count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """`count` samples drawn from a fixed seed (conditional models: classes in turn), and their labels."""
     labels = torch.arange(count) % model.num_classes if model.conditional else None
-    parts = []
-    for start in range(0, count, chunk):
-        part_labels = labels[start : start + chunk] if labels is not None else None
-        parts.append(model.sample(min(chunk, count - start), labels=part_labels, generator=generator).detach().cpu())
-    return torch.cat(parts), labels
+    return draw_samples(model, count, labels, torch.Generator().manual_seed(seed)), labels
 
 
 def mode_statistics(points: torch.Tensor, modes: torch.Tensor, std: float) -> dict[str, float]:
@@ -117,7 +113,7 @@ class ModeCoverage:
         self.modes, self.std, self.count, self.seed = modes, std, count, seed
 
     def measure(self, model: Any) -> dict[str, float]:
-        points, _ = draw_samples(model, self.count, self.seed)
+        points, _ = draw_labelled_samples(model, self.count, self.seed)
         return mode_statistics(points, self.modes, self.std)
 
 
@@ -194,7 +190,7 @@ class LabelEntropy:
         self.classifier, self.num_classes, self.count, self.seed = classifier, num_classes, count, seed
 
     def measure(self, model: Any) -> dict[str, float]:
-        images, labels = draw_samples(model, self.count, self.seed)
+        images, labels = draw_labelled_samples(model, self.count, self.seed)
         predicted = self.classifier.predict(images)
         values = {"sample_label_entropy": label_entropy(predicted, self.num_classes)}
         if labels is not None:
