@@ -227,15 +227,9 @@ class Explorer:
             raise GenlabError(f"run {name!r} models points, not images; the explorer draws images")
         return run
 
-    @staticmethod
-    def seed(value: Any, name: str = "seed") -> int:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise GenlabError(f"{name} must be a whole number in [0, {MAX_SEED}], got {value!r}") from None
-        if not number.is_integer() or not 0 <= number <= MAX_SEED:
-            raise GenlabError(f"{name} must be a whole number in [0, {MAX_SEED}], got {value!r}")
-        return int(number)
+    @classmethod
+    def seed(cls, value: Any, name: str = "seed") -> int:
+        return cls.whole(value, 0, MAX_SEED, name)
 
     @staticmethod
     def whole(value: Any, low: int, high: int, name: str) -> int:
