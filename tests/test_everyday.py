@@ -399,3 +399,18 @@ def test_sample_and_reconstruct_without_out_write_under_the_run(tmp_path, capsys
     assert out.strip() == str(run_dir / "reconstructions.png")
     assert not (tmp_path / "samples.png").exists() and not (tmp_path / "reconstructions.png").exists()
 
+
+
+def test_the_trainer_step_options_are_command_line_options(tmp_path, capsys, monkeypatch):
+    from genlab.io import load_tensors
+
+    run_dir = tmp_path / "run"
+    code, _, err = cli(capsys, monkeypatch, "train", "vae", "--data", "digits", "--steps", "3", "--set", "hidden_dims=[16]",
+                       "--clip-grad-norm", "0.5", "--ema-decay", "0.9", "--out", str(run_dir), "--quiet")
+    assert code == 0, err
+    train = saved_train(run_dir)
+    assert train["clip_grad_norm"] == 0.5 and train["ema_decay"] == 0.9 and train["precision"] == "fp32"
+    assert any(name.startswith("decoder_ema.") for name in load_tensors(run_dir / "model.safetensors"))
+    code, _, err = cli(capsys, monkeypatch, "train", "vae", "--data", "digits", "--steps", "1", "--ema-decay", "1.5",
+                       "--out", str(tmp_path / "bad"), "--quiet")
+    assert "'ema_decay' must be in [0, 1)" in one_error_line(code, err)

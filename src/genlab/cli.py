@@ -141,7 +141,11 @@ def train_command(
     gradient_histograms: bool = typer.Option(False, "--gradient-histograms",
                                              help="record per-layer gradient histograms (see `genlab plot --gradients`)"),
     precision: Optional[str] = typer.Option(None, help="fp32 (default) | bf16: autocast the step to bfloat16 (CPUs with "
-                                                        "AVX-512 BF16/AMX, GPUs)"),
+                                                        "AVX-512 BF16/AMX, GPUs) | fp16: float16 with a loss scaler (CUDA)"),
+    clip_grad_norm: Optional[float] = typer.Option(None, "--clip-grad-norm",
+                                                   help="clip each optimizer's gradients to this total norm (0: off, the default)"),
+    ema_decay: Optional[float] = typer.Option(None, "--ema-decay", help="sample and evaluate with a moving average of the "
+                                              "weights, e.g. 0.999 (0: off; default: the model config's ema_decay, else off)"),
     channels_last: Optional[bool] = typer.Option(None, "--channels-last/--no-channels-last",
                                                  help="NHWC layout for conv nets (default off)"),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: all cores)"),
@@ -184,6 +188,7 @@ def train_command(
     # --resume, the saved run's (a resumed run keeps its seed and logging unless told otherwise).
     given = {name: value for name, value in dict(
         steps=steps, epochs=epochs, minutes=minutes, batch_size=batch_size, precision=precision,
+        clip_grad_norm=clip_grad_norm, ema_decay=ema_decay,
         channels_last=channels_last, threads=threads, sync_batchnorm=sync_batchnorm, seed=seed, device=device,
         sample_every=sample_every, checkpoint_every=checkpoint_every, log_every=log_every, eval_every=eval_every,
         diagnostics_every=diagnostics_every, gradient_histograms=gradient_histograms).items()
