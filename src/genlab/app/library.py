@@ -233,22 +233,22 @@ class Explorer:
 
     @staticmethod
     def whole(value: Any, low: int, high: int, name: str) -> int:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise GenlabError(f"{name} must be a whole number in [{low}, {high}], got {value!r}") from None
-        if not number.is_integer() or not low <= number <= high:
-            raise GenlabError(f"{name} must be a whole number in [{low}, {high}], got {value!r}")
-        return int(number)
+        return int(Explorer.number(value, low, high, name, whole=True))
 
     @staticmethod
     def real(value: Any, low: float, high: float, name: str) -> float:
+        return Explorer.number(value, low, high, name, whole=False)
+
+    @staticmethod
+    def number(value: Any, low: float, high: float, name: str, whole: bool) -> float:
+        """`value` as a float in [low, high] (a whole number when `whole`), else a one-line error."""
+        problem = f"{name} must be {'a whole number' if whole else 'a number'} in [{low}, {high}], got {value!r}"
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise GenlabError(f"{name} must be a number in [{low}, {high}], got {value!r}") from None
-        if not low <= number <= high:  # also refuses NaN
-            raise GenlabError(f"{name} must be a number in [{low}, {high}], got {value!r}")
+            raise GenlabError(problem) from None
+        if not low <= number <= high or (whole and not number.is_integer()):  # also refuses NaN
+            raise GenlabError(problem)
         return number
 
     def label(self, run: Run, value: Any) -> int | None:
