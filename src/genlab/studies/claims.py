@@ -35,7 +35,7 @@ def metric_value(result: dict[str, Any], metric: str) -> float | None:
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
-LOWER_IS_BETTER_HINTS = ("fid", "kid", "nll", "bits", "mse", "error", "seconds", "kl")
+LOWER_IS_BETTER_HINTS = ("fid", "kid", "nll", "bits", "mse", "error", "seconds", "kl", "collapse")
 
 
 def lower_is_better(metric: str) -> bool:
