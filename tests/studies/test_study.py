@@ -33,7 +33,8 @@ TINY_SPEC = {
     "metrics": ["fid"],
     "eval_samples": 300,
     "checkpoint_metrics": ["fid"],
-    "claims": [{"text": "the VAE beats the tiny DCGAN on FID", "metric": "fid", "higher_is_better": False,
+    "claims": [{"text": "the VAE beats the tiny DCGAN on FID", "source": "a test of the machinery", "metric": "fid",
+                "higher_is_better": False,
                 "a": {"model": "vae"}, "b": {"model": "dcgan"}}],
 }
 
