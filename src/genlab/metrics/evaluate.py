@@ -68,6 +68,7 @@ ALIASES = {
     "precision": "prdc", "recall": "prdc", "density": "prdc", "coverage": "prdc",
     "kid_mean": "kid", "is": "classifier", "inception_score": "classifier", "classes_covered": "classifier",
     "class_kl": "classifier", "conditional_accuracy": "classifier", "nll": "likelihood", "nll_nats": "likelihood",
+    "nll_unlabelled_nats": "likelihood",
     "modes_covered": "modes", "high_quality_share": "modes", "sharpness_ratio": "sharpness",
     "sampling_images_per_second": "speed", "training_seconds": "speed",
 }
@@ -272,6 +273,7 @@ class Evaluation:
             return
         self.metrics["nll_nats"] = result["nll_nats"]
         self.metrics["nll_bits_per_dim"] = result["bits_per_dim"]
+        self.metrics["nll_unlabelled_nats"] = result["nll_unlabelled_nats"]  # comparable across (un)conditional models
         self.details["likelihood"] = result
 
     def metric_parzen(self) -> None:
