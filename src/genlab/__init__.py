@@ -16,6 +16,18 @@ from genlab.metrics import evaluate  # noqa: E402
 from genlab.models import create_model, list_models  # noqa: E402
 from genlab.train import TrainConfig, load_run, train  # noqa: E402
 
+# Imported on first use (PEP 562): the ledger pulls in the study machinery, which `import genlab` need not.
+_LAZY = {"run_ledger": "genlab.studies.ledger", "write_ledger": "genlab.studies.ledger"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'genlab' has no attribute {name!r}")
+
+
 __all__ = [
     "GenlabError",
     "TrainConfig",
@@ -26,5 +38,7 @@ __all__ = [
     "list_models",
     "load_dataset",
     "load_run",
+    "run_ledger",
     "train",
+    "write_ledger",
 ]

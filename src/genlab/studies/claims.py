@@ -226,8 +226,11 @@ def _describe(values: list[float]) -> str:
     return f"{_number(mean)}{spread} (n={len(values)})"
 
 
-def _condition(runs: list[dict[str, Any]]) -> str:
-    """'dcgan, gan on fashion-mnist (2 seeds)': which runs a side used."""
+def _condition(runs: list[dict[str, Any]], metric: str | None = None) -> str:
+    """'dcgan, gan on fashion-mnist (2 seeds)': which runs a side used (those with a value of `metric`)."""
+    if metric is not None:
+        name = metric[len(SEED_STD_PREFIX):] if metric.startswith(SEED_STD_PREFIX) else metric
+        runs = [r for r in runs if metric_value(r, name) is not None] or runs
     if not runs:
         return "no runs"
     models = ", ".join(dict.fromkeys(str(r.get("model_key")) for r in runs))
@@ -285,7 +288,7 @@ def _never_run(row: dict[str, Any], claim: Claim, results: list[dict[str, Any]])
 def _check_compare(claim: Claim, results: list[dict[str, Any]], row: dict[str, Any]) -> dict[str, Any]:
     group_a, group_b, excluded, failed_b = _sides(claim, results)
     values_a, values_b = side_values(group_a, claim.metric), side_values(group_b, claim.metric)
-    row["conditions"] = f"A: {_condition(group_a)}; B: {_condition(group_b)}"
+    row["conditions"] = f"A: {_condition(group_a, claim.metric)}; B: {_condition(group_b, claim.metric)}"
     if not values_a or not values_b:
         return _not_measured(row, f"{len(values_a)} values of A, {len(values_b)} of B for '{claim.metric}'", excluded)
     mean_a, mean_b = statistics.fmean(values_a), statistics.fmean(values_b)
@@ -314,7 +317,7 @@ def _check_compare(claim: Claim, results: list[dict[str, Any]], row: dict[str, A
 def _check_threshold(claim: Claim, results: list[dict[str, Any]], row: dict[str, Any]) -> dict[str, Any]:
     group_a, _, excluded, _ = _sides(claim, results)
     values = side_values(group_a, claim.metric)
-    row["conditions"] = f"A: {_condition(group_a)}"
+    row["conditions"] = f"A: {_condition(group_a, claim.metric)}"
     if not values:
         return _not_measured(row, f"no value of '{claim.metric}' in A", excluded)
     sign = 1 if claim.higher_is_better else -1
