@@ -164,6 +164,18 @@ def test_seed_std_is_the_spread_across_seeds_per_model_and_dataset():
     assert row["verdict"] == "confirmed" and "A 5 (n=1) vs B 20 (n=1)" in row["evidence"]
 
 
+def test_a_model_key_names_that_entry_and_a_bare_name_names_every_entry_of_the_model():
+    def labelled(key: str, name: str, values: list[float]) -> list[dict]:
+        return [dict(result, model=name) for result in runs(key, values)]
+
+    results = (labelled("dcgan", "dcgan", [50.0, 51.0]) + labelled("dcgan-no-bn", "dcgan", [90.0, 91.0])
+               + labelled("vae-bn", "vae", [70.0, 71.0]) + labelled("vae-no-bn", "vae", [72.0, 73.0]))
+    plain = check_claim(claim(a={"model": "dcgan"}, b={"model": "dcgan-no-bn"}), results)
+    assert plain["verdict"] == "confirmed" and plain["conditions"].startswith("A: dcgan on mnist-5k (2 seeds); B: dcgan-no-bn")
+    every_vae = check_claim(claim(a={"model": "dcgan"}, b={"model": "vae"}), results)
+    assert "B 71.5 ± 1.3 (n=4)" in every_vae["evidence"]  # both labelled VAEs: no entry's key is "vae"
+
+
 # --- gate, missing runs, validation --------------------------------------------------------------
 def test_gate_failures_and_missing_runs_are_named():
     results = runs("a", [50.0], passed=False) + runs("b", [80.0])

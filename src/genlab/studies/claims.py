@@ -36,15 +36,25 @@ SEED_STD_PREFIX = "seed_std:"
 VERDICTS = ("confirmed", "refuted", "inconclusive", "not run here")
 
 
-def _matches(result: dict[str, Any], filters: dict[str, Any]) -> bool:
+def _matches(result: dict[str, Any], filters: dict[str, Any], keys: set[Any]) -> bool:
     for field, wanted in filters.items():
         wanted = wanted if isinstance(wanted, list) else [wanted]
         if field == "model":
-            if result.get("model_key") not in wanted and result.get("model") not in wanted:
+            # A model key (label) of the study names that entry only: `model: dcgan` beside a labelled
+            # `dcgan-no-bn` means the plain DCGAN. A registered name no entry uses as its key names every
+            # entry of that model (`model: vae` over `vae-bn` and `vae-no-bn`).
+            if not any(result.get("model_key") == value if value in keys else result.get("model") == value
+                       for value in wanted):
                 return False
         elif result.get(field) not in wanted:
             return False
     return True
+
+
+def select(results: list[dict[str, Any]], filters: dict[str, Any]) -> list[dict[str, Any]]:
+    """The runs matching a claim side's filters (model, dataset, ...; lists allowed)."""
+    keys = {result.get("model_key") for result in results}
+    return [result for result in results if _matches(result, filters, keys)]
 
 
 def _finite(value: Any) -> float | None:
@@ -263,8 +273,8 @@ def _not_measured(row: dict[str, Any], why: str, excluded: list[dict[str, Any]])
 def _sides(claim: Claim, results: list[dict[str, Any]]):
     """Runs of A and B that take part (per the claim's gate), the runs the gate kept out, and the failing
     runs of B that stay in (gate 'a': a baseline expected not to learn the data)."""
-    group_a = [r for r in results if _matches(r, claim.a)]
-    group_b = [r for r in results if _matches(r, claim.b)] if claim.b else []
+    group_a = select(results, claim.a)
+    group_b = select(results, claim.b) if claim.b else []
     (kept_a, out_a), (kept_b, out_b) = gated(group_a), gated(group_b)
     excluded = {"all": out_a + out_b, "a": out_a, "none": []}[claim.gate]
     if claim.gate != "none":
@@ -278,7 +288,7 @@ def _sides(claim: Claim, results: list[dict[str, Any]]):
 def _never_run(row: dict[str, Any], claim: Claim, results: list[dict[str, Any]]) -> dict[str, Any] | None:
     """A 'not run here' row when no run at all (finished or not) matches a side, else None."""
     for name, filters in (("A", claim.a), ("B", claim.b if claim.kind in ("compare", "equivalent") else None)):
-        if filters is not None and not any(_matches(r, filters) for r in results):
+        if filters is not None and not select(results, filters):
             row.update(verdict="not run here", why=f"no run of side {name} ({filters}) in these results",
                        evidence=f"not measured (no run matches {name})")
             return row
@@ -362,7 +372,7 @@ def _check_trend(claim: Claim, results: list[dict[str, Any]], row: dict[str, Any
     level_values: list[list[float]] = []
     used: list[dict[str, Any]] = []
     for index, level in enumerate(claim.levels):
-        members = [r for r in results if _matches(r, claim.a) and r.get("dataset") == level]
+        members = [r for r in select(results, claim.a) if r.get("dataset") == level]
         if claim.gate != "none" and index == 0:
             # The clean (first) level must show the model learned the data; the later levels are what
             # the trend measures, degraded runs included.
@@ -404,7 +414,7 @@ def check_claim(claim: Claim, results: list[dict[str, Any]]) -> dict[str, Any]:
     (confirmed), False (refuted) or None (inconclusive, not run here)."""
     row = _base_row(claim)
     if claim.kind == "trend":
-        if not any(_matches(r, claim.a) and r.get("dataset") in claim.levels for r in results):
+        if not any(r.get("dataset") in claim.levels for r in select(results, claim.a)):
             row.update(verdict="not run here", why="no run of the trend's levels in these results",
                        evidence="not measured (no run matches A at any level)")
             return row

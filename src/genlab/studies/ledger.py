@@ -132,14 +132,17 @@ def run_ledger(
             run_study(specs[name], budget=budget, out=out / "studies" / name, executor=executor, workers=workers,
                       address=address, progress=progress)
             runs = read_study_results(out / "studies" / name).get("runs", [])
-            trained = sum(1 for run in runs if not run.get("skipped"))
-            record.update(status="done", runs=len(runs), trained=trained, reused=bool(runs) and trained == 0)
+            failed = sum(1 for run in runs if run.get("status") != "done")
+            trained = sum(1 for run in runs if run.get("status") == "done" and not run.get("skipped"))
+            record.update(status="done", runs=len(runs), trained=trained, failed=failed,
+                          reused=bool(runs) and trained == 0 and failed == 0)
         except GenlabError as error:
             record.update(status="failed", error=str(error))
         record["wall_seconds"] = round(time.perf_counter() - started, 1)
         records[name] = record
         write_runs_record(out, records)
-        state = (f"{'reused' if record.get('reused') else 'done'}: {record['trained']} of {record['runs']} runs trained"
+        state = (f"{'reused' if record['reused'] else 'done'}: {record['runs']} runs, {record['trained']} trained, "
+                 f"{record['runs'] - record['trained'] - record['failed']} reused, {record['failed']} failed"
                  if record["status"] == "done" else f"FAILED: {record['error']}")
         console.print(f"ledger [{index}/{len(names)}] {name} {state} in {duration_text(record['wall_seconds'])}")
     path = write_ledger(out)
@@ -213,7 +216,7 @@ def gather_ledger(out: Path) -> dict[str, Any]:
         studies.append({"name": name, "budget": metadata.get("budget_name") or record.get("budget"),
                         "status": record.get("status") or ("done" if results else "no results"),
                         "error": record.get("error"), "reused": record.get("reused"),
-                        "runs": len(results.get("runs", [])), "trained": record.get("trained"),
+                        "runs": len(results.get("runs", [])), "trained": record.get("trained"), "failed": record.get("failed"),
                         "wall_seconds": record.get("wall_seconds", metadata.get("wall_seconds")),
                         "study_wall_seconds": metadata.get("wall_seconds"),
                         "report": f"studies/{name}/report.html" if report.is_file() else None})
