@@ -78,3 +78,23 @@ def test_chance_ratio_grows_with_the_dimension_and_ratio_edge_cases():
     assert control_ratio(torch.tensor([0.0, 0.0, 2.0])) == math.inf
     with pytest.raises(ValueError, match="too small"):
         latent_attribute_control(LinearDecoder(2, aligned=True))
+
+
+def test_evaluate_reports_latent_control_for_a_gan_and_skips_a_2d_latent(evaluator_env, tmp_path):
+    import genlab
+    from genlab.train.run import Run
+
+    def run_of(name: str, **config) -> Run:
+        model = genlab.create_model(name, data_shape=(1, 28, 28), **config)
+        saved = {"model": {"name": name, "config": config}, "data": {"name": "mnist-5k"}, "data_shape": [1, 28, 28],
+                 "num_classes": 10}
+        (tmp_path / name).mkdir()
+        return Run(path=tmp_path / name, config=saved, model=model, step=0)
+
+    gan = genlab.evaluate(run_of("dcgan", latent_dim=8, generator_features=8, discriminator_features=8), n=100,
+                          metrics="latent_axis_alignment", write=False)
+    assert gan["metrics"]["latent_control_ratio"] >= 1.0 and gan["metrics"]["latent_axis_alignment"] > 0
+    assert gan["details"]["latent_control"]["coordinates"] == 8
+    assert set(gan["details"]["latent_control"]["attributes"]) == {"brightness", "sharpness", "angle"}
+    vae = genlab.evaluate(run_of("vae", latent_dim=2, hidden_dims=[16]), n=100, metrics="latent_control", write=False)
+    assert "latent_axis_alignment" not in vae["metrics"] and "latent of 3+" in vae["skipped"]["latent_control"]
