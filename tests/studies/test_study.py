@@ -77,6 +77,9 @@ def check_outputs(out: Path) -> dict:
         assert float(rows[model]["fid"]) == pytest.approx(fid)
         assert f"{fid:.4g}" in report  # the measured value is in the report's table
         assert len(runs[model]["over_training"]) == 2
+        # Each checkpoint carries the mean losses logged since the previous one (the runner reads metrics.jsonl).
+        loss = "loss.loss" if model == "vae" else "loss.loss_g"
+        assert all(isinstance(point.get(loss), float) for point in runs[model]["over_training"])
     assert "vae-diverging" in report and "Failed runs" in report
     # 40 steps teach neither model the data: the quality gate keeps the claim from being judged on them.
     claim = results["claims"][0]

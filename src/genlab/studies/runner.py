@@ -67,6 +67,8 @@ def _checkpoint_plan(budget: dict[str, Any]) -> dict[str, Any]:
     if budget.get("steps"):
         every = max(1, math.ceil(budget["steps"] / count))
         options.update(checkpoint_every=every, sample_every=every)
+        # At least ~4 loss rows per checkpoint interval, so each checkpoint has its mean logged losses.
+        options["log_every"] = max(1, min(50, every // 4))
     if budget.get("minutes"):
         options["checkpoint_minutes"] = budget["minutes"] / count
     return options
@@ -82,6 +84,32 @@ def full_evaluation(target: Any, metrics: list[str] | None, samples: int, write:
     import genlab
 
     return genlab.evaluate(target, metrics=metrics or None, n=samples, write=write)
+
+
+# Logged values that are not losses: bookkeeping and the trainer's sample monitor (train/diagnostics.py).
+LOG_NOT_LOSSES = ("step", "epoch", "time", "images_per_second", "modes_covered", "high_quality_fraction")
+
+
+def logged_loss_means(run_dir: Path, steps: list[int]) -> list[dict[str, float]]:
+    """Per checkpoint step, {"loss.<name>": mean} of each value the trainer logged to metrics.jsonl since the
+    previous checkpoint: the losses (GANs: loss_d, loss_g, d_real, d_fake...; VAEs: loss, reconstruction, kl,
+    elbo), not bookkeeping, sample monitors ("sample_...") nor grouped diagnostics ("grad_norm/...", "val/...")."""
+    path = run_dir / "metrics.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+    means, previous = [], -math.inf
+    for step in steps:
+        logged: dict[str, list[float]] = {}
+        for row in rows:
+            if not previous < row.get("step", -1) <= step:
+                continue
+            for key, value in row.items():
+                if key not in LOG_NOT_LOSSES and not key.startswith("sample_") and "/" not in key \
+                        and isinstance(value, (int, float)) \
+                        and not isinstance(value, bool) and math.isfinite(value):
+                    logged.setdefault(key, []).append(float(value))
+        means.append({f"loss.{key}": sum(values) / len(values) for key, values in logged.items()})
+        previous = step
+    return means
 
 
 def prepare_evaluators(runs: list[RunSpec], say: Callable[[str], None]) -> None:
@@ -142,6 +170,8 @@ def execute_run(task: dict[str, Any]) -> dict[str, Any]:
             checkpoint_run = load_run(run_dir, step=step)
             values = evaluate_run(checkpoint_run, task["checkpoint_metrics"], max(500, task["eval_samples"] // 2), write=False)
             over_training.append({"step": step, "training_seconds": state.get("elapsed_seconds", 0.0), **values})
+        for point, losses in zip(over_training, logged_loss_means(run_dir, [point["step"] for point in over_training])):
+            point.update(losses)
         result["over_training"] = over_training
         result["status"] = "done"
     except Exception as error:  # a failed run is reported, never allowed to stop the study
