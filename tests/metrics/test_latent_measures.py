@@ -68,6 +68,7 @@ def test_entropy_and_confidence_along_a_path_through_an_unsure_midpoint():
     measures = path_measures(torch.zeros(11, 2), probabilities)
     assert measures["midpoint_entropy"] == pytest.approx(math.log(4))
     assert measures["endpoint_entropy"] == pytest.approx(0.0)
+    assert measures["midpoint_entropy_gain"] == pytest.approx(math.log(4))
     assert measures["path_confidence_min"] == pytest.approx(0.25)
     assert measures["path_length"] == 0.0
 

@@ -80,7 +80,8 @@ ALIASES = {
     "sampling_images_per_second": "speed", "training_seconds": "speed", "fid_normalised": "fid",
     "spectrum_low_error": "spectrum", "spectrum_high_error": "spectrum", "checkerboard_energy": "spectrum",
     "pixel_entropy": "pixels", "pixel_mean": "pixels", "latent_knn_accuracy": "latent", "latent_silhouette": "latent",
-    "midpoint_entropy": "latent", "endpoint_entropy": "latent", "path_length": "latent", "path_confidence_min": "latent",
+    "midpoint_entropy": "latent", "endpoint_entropy": "latent",
+    "midpoint_entropy_gain": "latent", "path_length": "latent", "path_confidence_min": "latent",
     "memorisation_ratio": "memorisation", "copy_share": "memorisation",
     "latent_control_ratio": "latent_control", "latent_axis_alignment": "latent_control",
 }

@@ -10,7 +10,7 @@ codes of two test images of different classes when the model has an encoder, els
 prior. Each point is decoded and read by the dataset's evaluator:
 - `midpoint_entropy` / `endpoint_entropy`: the evaluator classifier's predictive entropy (nats) of the
   decoding at t = 0.5 / at t = 0 and 1, averaged over paths. A midpoint far above the ends is an
-  unrecognisable mixture between classes.
+  unrecognisable mixture between classes; `midpoint_entropy_gain` is midpoint minus endpoint entropy.
 - `path_confidence_min`: per path the lowest top-class probability along it, averaged over paths.
 - `path_length`: a perceptual path length (after Karras et al. 2019) in evaluator features:
   mean over paths of sum_{i=0..9} ||f(x(t_i + eps)) - f(x(t_i))||^2 / eps^2, eps = 0.1, with f the
@@ -84,6 +84,8 @@ def path_measures(features: torch.Tensor, probabilities: torch.Tensor | None,
         entropy = entropy_nats(p.reshape(-1, p.shape[2])).reshape(p.shape[0], points)
         result["midpoint_entropy"] = float(entropy[:, points // 2].mean())
         result["endpoint_entropy"] = float(entropy[:, [0, -1]].mean())
+        # One number for claims ("midpoints are less certain than the ends"): > 0 when they are.
+        result["midpoint_entropy_gain"] = result["midpoint_entropy"] - result["endpoint_entropy"]
         result["path_confidence_min"] = float(p.max(2).values.min(1).values.double().mean())
     return result
 
