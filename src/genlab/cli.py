@@ -484,8 +484,9 @@ def ledger_report_command(
 def evaluate_command(
     run: Path = typer.Argument(..., help="a run folder written by `genlab train`"),
     metrics: List[str] = typer.Option([], "--metrics", "-m", help="metrics to compute (comma-separated or repeated; "
-                                      "default all): fid, kid, prdc, classifier, likelihood, parzen, modes, "
-                                      "reconstruction, sharpness, speed"),
+                                      "default all but latent, latent_control): fid, kid, prdc, classifier, "
+                                      "likelihood, parzen, modes, reconstruction, sharpness, spectrum, pixels, "
+                                      "memorisation, latent, latent_control, speed"),
     n: int = typer.Option(10000, "--n", help="number of samples (and at most this many real images)"),
     split: str = typer.Option("test", help="the real split to compare with: test | train"),
     features: str = typer.Option("evaluator", help="evaluator (genlab's per-dataset network) | inception (local weights only)"),

@@ -42,6 +42,7 @@ ROWS = [
     ("latent_silhouette", "silhouette of codes by class", "{:.3f}", "higher"),
     ("midpoint_entropy", "classifier entropy at path midpoints", "{:.3f}", ""),
     ("endpoint_entropy", "classifier entropy at path ends", "{:.3f}", "lower"),
+    ("midpoint_entropy_gain", "midpoint minus endpoint entropy", "{:.3f}", ""),
     ("path_confidence_min", "lowest confidence along a path", "{:.3f}", ""),
     ("path_length", "perceptual path length", "{:.1f}", "lower"),
     ("memorisation_ratio", "NN distance to train / held-out", "{:.3f}", "~1"),
