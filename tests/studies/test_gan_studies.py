@@ -24,8 +24,9 @@ EXPECTED_IDS = {
     "gan-capacity": {"C29", "C37"},
 }
 # The most training minutes each quick budget may spend (2 workers; wall ~ (training + evaluation) / 2,
-# targets 4 / 2 / 3 / 3 minutes). gan-objectives' toy2d runs stop at 1,500 steps, well before their minutes.
-MAX_TRAINING_MINUTES = {"gan-objectives": 10.0, "upsampling": 2.0, "gan-batchnorm": 3.5, "gan-capacity": 2.5}
+# targets 4 / 2 / 3 / 3 minutes). gan-objectives' toy2d runs stop at their step cap (1,500-1,800 steps of small
+# MLPs on points), well before their minutes, so only image runs count.
+MAX_TRAINING_MINUTES = {"gan-objectives": 5.6, "upsampling": 2.0, "gan-batchnorm": 4.5, "gan-capacity": 2.5}
 
 
 def quick_runs(name: str):
@@ -46,7 +47,8 @@ def test_each_study_tests_its_ledger_claims_on_runs_it_has(name):
             for field, known in (("model", model_keys), ("dataset", dataset_keys)):
                 wanted = group.get(field, [])
                 assert set(wanted if isinstance(wanted, list) else [wanted]) <= known, (claim.text, field)
-    assert sum(run.budget.minutes for run in runs) <= MAX_TRAINING_MINUTES[name]
+    assert sum(run.budget.minutes for run in runs if run.dataset.name != "toy2d") <= MAX_TRAINING_MINUTES[name]
+    assert all(run.budget.steps <= 1800 for run in runs if run.dataset.name == "toy2d")
     assert spec.eval_samples == 1000
 
 
