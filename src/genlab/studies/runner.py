@@ -161,6 +161,10 @@ def execute_run(task: dict[str, Any]) -> dict[str, Any]:
         result["training_seconds"] = float(run.config.get("training_seconds", 0.0))
         evaluation = full_evaluation(run.path, task["metrics"], task["eval_samples"])
         result["metrics"] = flatten(evaluation.get("metrics", {}))
+        # Run-level gradient sizes (generator_grad_norm_median ...) from the norms the trainer logged (C36).
+        from genlab.train.diagnostics import read_gradient_norm_summary
+
+        result["metrics"].update(read_gradient_norm_summary(run_dir))
         result["quality_gate"] = evaluation.get("quality_gate")
         result["calibration"] = (evaluation.get("calibration") or {}).get("references")
         # Quality along training, from the checkpoints (each knows its own training time).
