@@ -129,6 +129,29 @@ def prepare_evaluators(runs: list[RunSpec], say: Callable[[str], None]) -> None:
             say(f"no evaluator for {run.dataset.key}: {error}")
 
 
+def run_settings(task: dict[str, Any]) -> dict[str, Any]:
+    """What decides a run's outcome: a finished run is reused only while these are unchanged."""
+    return {"model": task["model"], "model_config": task["model_config"], "data": task["data"],
+            "budget": task["budget"], "metrics": task["metrics"], "eval_samples": task["eval_samples"],
+            "checkpoint_metrics": task["checkpoint_metrics"]}
+
+
+def settings_changed(previous: dict[str, Any], task: dict[str, Any]) -> bool:
+    """True when a finished run was made with other settings than the task's (runs from before settings
+    were recorded count as unchanged)."""
+    recorded = previous.get("settings")
+    return recorded is not None and json.loads(json.dumps(recorded)) != json.loads(json.dumps(run_settings(task)))
+
+
+def set_aside(run_dir: Path) -> Path:
+    """Rename a run folder to `<name>.old-<n>` (the first free n), so a rerun starts empty and loses nothing."""
+    index = 1
+    while (aside := run_dir.with_name(f"{run_dir.name}.old-{index}")).exists():
+        index += 1
+    run_dir.rename(aside)
+    return aside
+
+
 def execute_run(task: dict[str, Any]) -> dict[str, Any]:
     """Train (resuming where a previous attempt stopped), evaluate, and write result.json. Never raises."""
     import torch
@@ -138,13 +161,18 @@ def execute_run(task: dict[str, Any]) -> dict[str, Any]:
     result_path = run_dir / RESULT_FILE
     if result_path.is_file():
         previous = json.loads(result_path.read_text())
-        if previous.get("status") == "done":
+        if previous.get("status") == "done" and not settings_changed(previous, task):
             previous["skipped"] = True
             return previous
+        if previous.get("status") == "done":
+            # The spec changed since this run finished (a new budget, config or data): keep the old run
+            # beside it, never overwrite it, and train this one afresh.
+            set_aside(run_dir)
     started = time.perf_counter()
     result: dict[str, Any] = {key: task[key] for key in ("key", "model", "model_key", "dataset", "seed")}
     result["run_dir"] = str(run_dir)
     result["data"] = task["data"]  # the data it used (a dataset's fallback, where one was taken)
+    result["settings"] = run_settings(task)
     try:
         import genlab
         from genlab.train.checkpoint import list_checkpoints, load_checkpoint
