@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # what static tools see; at run time each name is imported wh
     from genlab.data.registry import list_datasets, load_dataset
     from genlab.metrics.evaluate import evaluate
     from genlab.models.registry import create_model, list_models
+    from genlab.studies.ledger import run_ledger, write_ledger
     from genlab.train.run import load_run
     from genlab.train.trainer import TrainConfig, train
 
@@ -37,7 +38,9 @@ _LAZY = {
     "list_models": "genlab.models.registry",
     "load_dataset": "genlab.data.registry",
     "load_run": "genlab.train.run",
+    "run_ledger": "genlab.studies.ledger",
     "train": "genlab.train.trainer",
+    "write_ledger": "genlab.studies.ledger",
 }
 
 __all__ = sorted(["GenlabError", "__version__", *_LAZY])

@@ -453,12 +453,45 @@ def study_run_command(
     typer.echo(str(report))
 
 
+ledger_app = typer.Typer(help="The claims ledger: every claim of the five reports (C1..C47) with a measured verdict.",
+                         rich_markup_mode=None, no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
+
+
+@ledger_app.command("run")
+def ledger_run_command(
+    budget: str = typer.Option("quick", help="the studies' budget: quick | full"),
+    out: Path = typer.Option(Path("ledger"), "--out", "-o", help="ledger folder (studies in OUT/studies/NAME)"),
+    executor: str = typer.Option("local", help="local (worker processes) or ray"),
+    workers: Optional[int] = typer.Option(None, help="parallel runs per study (default: the cores)"),
+    address: Optional[str] = typer.Option(None, help="Ray cluster address (default: a local Ray instance)"),
+    studies: Optional[str] = typer.Option(None, help="only these built-in studies, e.g. vae-vs-gan,conditioning "
+                                          "(default: every study with ledger claims)"),
+) -> None:
+    """Run the studies that test the ledger's claims (finished runs are skipped) and write ledger.html/.md/.json."""
+    from genlab.studies.ledger import run_ledger
+
+    typer.echo(str(run_ledger(budget=budget, out=out, executor=executor, studies=studies, workers=workers,
+                              address=address)))
+
+
+@ledger_app.command("report")
+def ledger_report_command(
+    out: Path = typer.Option(Path("ledger"), "--out", "-o", help="the ledger folder `genlab ledger run` wrote"),
+) -> None:
+    """Rebuild ledger.html/.md/.json from the study results already in OUT (trains nothing)."""
+    from genlab.studies.ledger import write_ledger
+
+    typer.echo(str(write_ledger(out)))
+
+
 @app.command("evaluate")
 def evaluate_command(
     run: Path = typer.Argument(..., help="a run folder written by `genlab train`"),
     metrics: List[str] = typer.Option([], "--metrics", "-m", help="metrics to compute (comma-separated or repeated; "
-                                      "default all): fid, kid, prdc, classifier, likelihood, parzen, modes, "
-                                      "reconstruction, sharpness, speed"),
+                                      "default all but latent, latent_control): fid, kid, prdc, classifier, "
+                                      "likelihood, parzen, modes, reconstruction, sharpness, spectrum, pixels, "
+                                      "memorisation, latent, latent_control, speed"),
     n: int = typer.Option(10000, "--n", help="number of samples (and at most this many real images)"),
     split: str = typer.Option("test", help="the real split to compare with: test | train"),
     features: str = typer.Option("evaluator", help="evaluator (genlab's per-dataset network) | inception (local weights only)"),

@@ -33,7 +33,8 @@ TINY_SPEC = {
     "metrics": ["fid"],
     "eval_samples": 300,
     "checkpoint_metrics": ["fid"],
-    "claims": [{"text": "the VAE beats the tiny DCGAN on FID", "metric": "fid", "higher_is_better": False,
+    "claims": [{"text": "the VAE beats the tiny DCGAN on FID", "source": "a test of the machinery", "metric": "fid",
+                "higher_is_better": False,
                 "a": {"model": "vae"}, "b": {"model": "dcgan"}}],
 }
 
@@ -76,6 +77,9 @@ def check_outputs(out: Path) -> dict:
         assert float(rows[model]["fid"]) == pytest.approx(fid)
         assert f"{fid:.4g}" in report  # the measured value is in the report's table
         assert len(runs[model]["over_training"]) == 2
+        # Each checkpoint carries the mean losses logged since the previous one (the runner reads metrics.jsonl).
+        loss = "loss.loss" if model == "vae" else "loss.loss_g"
+        assert all(isinstance(point.get(loss), float) for point in runs[model]["over_training"])
     assert "vae-diverging" in report and "Failed runs" in report
     # 40 steps teach neither model the data: the quality gate keeps the claim from being judged on them.
     claim = results["claims"][0]

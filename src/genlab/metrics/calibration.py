@@ -203,6 +203,21 @@ def calibrate(evaluator: Evaluator, real_x: torch.Tensor, train_x: torch.Tensor,
     return table
 
 
+def trivial_fids(calibration: dict[str, Any] | None) -> dict[str, float]:
+    """{reference: FID} of the trivial samplers (one class, mean image, uniform noise) measured in `calibration`."""
+    references = (calibration or {}).get("references", {})
+    return {name: references[name]["fid"] for name in TRIVIAL_REFERENCES
+            if isinstance(references.get(name, {}).get("fid"), (int, float))}
+
+
+def normalised_fid(value: float, calibration: dict[str, Any] | None) -> float | None:
+    """FID / the lowest trivial-sampler FID (the quality gate's denominator): ~0 for real images, >= ~1 for a
+    sampler no better than a trivial one; None without calibration references."""
+    trivial = trivial_fids(calibration)
+    lowest = min(trivial.values(), default=0.0)
+    return value / lowest if lowest > 0 else None
+
+
 def quality_gate(metrics: dict[str, Any], calibration: dict[str, Any] | None) -> dict[str, Any]:
     """Whether a run's samples show it learned the data, judged against the calibration references.
 
@@ -212,9 +227,7 @@ def quality_gate(metrics: dict[str, Any], calibration: dict[str, Any] | None) ->
     """
     rule = (f"FID < {GATE_FID_FRACTION:g} x min(FID of {', '.join(TRIVIAL_REFERENCES)}), "
             f"precision >= {GATE_PRECISION_FLOOR:g}, coverage >= {GATE_COVERAGE_FLOOR:g}")
-    references = (calibration or {}).get("references", {})
-    trivial = {name: references[name]["fid"] for name in TRIVIAL_REFERENCES
-               if isinstance(references.get(name, {}).get("fid"), (int, float))}
+    trivial = trivial_fids(calibration)
     value = metrics.get("fid")
     if not isinstance(value, (int, float)) or not trivial:
         return {"passed": None, "reason": "no FID or no calibration references to judge by", "rule": rule}

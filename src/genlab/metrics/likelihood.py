@@ -5,6 +5,12 @@
   whether the number is exact or a bound, as the model's own estimate says. Models with a
   Bernoulli decoder score binary pixels only; they are then scored on the split binarised once
   with a fixed seed (the usual "stochastically binarised test set"), and the report says so.
+- For a class-conditional model the number above is -log p(x | y), which is not comparable with an
+  unconditional model's -log p(x): knowing the class helps. `nll_unlabelled_nats` puts both on one
+  scale, the NLL of the image alone. An unconditional model's is its `nll_nats`; a model with its own
+  class prior (the fitted baselines) scores log p(x) = log sum_y p(x | y) p(y) exactly; otherwise (the
+  CVAE, which draws classes uniformly) it is -log p(x | y) + log K, an upper bound on -log p(x) since
+  p(x) >= p(x | y) p(y) with p(y) = 1/K (the "- log 10" correction for MNIST's ten classes).
 - `parzen_log_likelihood`: Goodfellow et al. 2014's protocol (after Breuleux et al. 2011): a
   Gaussian kernel density on the generated samples, its bandwidth chosen by the mean log-likelihood
   of a validation set, reported on a disjoint test set. It is a weak estimate — biased, very
@@ -44,7 +50,29 @@ def model_likelihood(model: Any, x: torch.Tensor, labels: torch.Tensor | None = 
     if binarized:
         x = (torch.rand(x.shape, generator=torch.Generator().manual_seed(seed + 1)) < x).to(x.dtype)
     estimate = model.log_likelihood(x, **arguments)
-    return describe_estimate(estimate, x, binarized)
+    result = describe_estimate(estimate, x, binarized)
+    result.update(unlabelled_nll(model, x, result, k, seed, conditional=arguments.get("labels") is not None))
+    return result
+
+
+def unlabelled_nll(model: Any, x: torch.Tensor, result: dict[str, Any], k: int, seed: int,
+                   conditional: bool) -> dict[str, Any]:
+    """`nll_unlabelled_nats`, the NLL of the images without their labels (see the module docstring), and
+    `unlabelled_kind` saying how it was obtained. `result` is `describe_estimate`'s answer for `x`."""
+    if not conditional:
+        return {"nll_unlabelled_nats": result["nll_nats"], "unlabelled_kind": "scored without labels: nll_nats"}
+    if hasattr(model, "class_log_prior"):
+        # A model with its own p(y) gives log p(x) exactly when asked without labels.
+        marginal = describe_estimate(model.log_likelihood(x, k=k, generator=torch.Generator().manual_seed(seed)),
+                                     x, result["binarized"])
+        return {"nll_unlabelled_nats": marginal["nll_nats"],
+                "unlabelled_kind": "-log p(x) = -log sum_y p(x|y) p(y) with the model's class prior"}
+    classes = int(getattr(model, "num_classes", 0) or 0)
+    if classes < 2:
+        raise GenlabError(f"{type(model).__name__} is conditional but names no classes (num_classes={classes}); "
+                          "give it num_classes >= 2")
+    return {"nll_unlabelled_nats": result["nll_nats"] + math.log(classes),
+            "unlabelled_kind": f"-log p(x|y) + log {classes}: an upper bound on -log p(x) with a uniform class prior"}
 
 
 def describe_estimate(estimate: Any, x: torch.Tensor, binarized: bool) -> dict[str, Any]:

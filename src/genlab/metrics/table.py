@@ -10,6 +10,7 @@ from rich.table import Table
 # (metric key, label, format, better: "lower" | "higher" | "" )
 ROWS = [
     ("fid", "FID", "{:.3f}", "lower"),
+    ("fid_normalised", "FID / lowest trivial-sampler FID", "{:.3f}", "lower"),
     ("kid_mean", "KID", "{:.5f}", "lower"),
     ("precision", "precision (k=3)", "{:.3f}", "higher"),
     ("recall", "recall (k=3)", "{:.3f}", "higher"),
@@ -32,6 +33,20 @@ ROWS = [
     ("recognised_share", "samples the evaluator recognises", "{:.3f}", "higher"),
     ("sharpness_ratio", "sharpness / real (recognised)", "{:.3f}", "~1"),
     ("sharpness_log_error", "|log sharpness ratio|", "{:.3f}", "lower"),
+    ("spectrum_low_error", "spectrum error, low frequencies", "{:.3f}", "lower"),
+    ("spectrum_high_error", "spectrum error, high frequencies", "{:.3f}", "lower"),
+    ("checkerboard_energy", "checkerboard energy / real", "{:.3f}", "~1"),
+    ("pixel_entropy", "pixel entropy (bits)", "{:.3f}", "~real"),
+    ("pixel_mean", "pixel mean", "{:.3f}", "~real"),
+    ("latent_knn_accuracy", "5-NN class accuracy of codes", "{:.3f}", "higher"),
+    ("latent_silhouette", "silhouette of codes by class", "{:.3f}", "higher"),
+    ("midpoint_entropy", "classifier entropy at path midpoints", "{:.3f}", ""),
+    ("endpoint_entropy", "classifier entropy at path ends", "{:.3f}", "lower"),
+    ("midpoint_entropy_gain", "midpoint minus endpoint entropy", "{:.3f}", ""),
+    ("path_confidence_min", "lowest confidence along a path", "{:.3f}", ""),
+    ("path_length", "perceptual path length", "{:.1f}", "lower"),
+    ("memorisation_ratio", "NN distance to train / held-out", "{:.3f}", "~1"),
+    ("copy_share", "samples nearer a training image than 95% of held-out", "{:.3f}", "~0.05"),
     ("sampling_images_per_second", "sampling speed (images/s)", "{:,.0f}", "higher"),
     ("training_seconds", "training time (s)", "{:,.1f}", ""),
 ]
@@ -74,6 +89,8 @@ def row_note(key: str, result: dict[str, Any]) -> str:
         return f"WEAK estimate (Parzen window, sigma {parzen['sigma']:.3g})"
     if key == "reconstruction_feature_mse" and "feature_variance_real" in reference:
         return f"feature variance of real images: {reference['feature_variance_real']:.5f}"
+    if key in ("pixel_entropy", "pixel_mean") and f"{key}_real" in reference:
+        return f"real images: {reference[f'{key}_real']:.3f}"
     if key == "sharpness_all_samples":
         return f"real images: {reference['sharpness_real']:.5f} (noise scores high: see the recognised ratio)"
     return ""

@@ -61,11 +61,22 @@ class GANConfig:
     generator_hidden: tuple[int, ...] = (256, 512, 1024)  # MLP generator
     discriminator_hidden: tuple[int, ...] = (1024, 512, 256)  # MLP discriminator
     discriminator_dropout: float = 0.0  # MLP discriminator
-    # Batch norm after each hidden layer of the MLP generator (the conv generator always has it, as in DCGAN).
+    # Batch norm after each hidden layer of the MLP generator (the conv generator's is conv_generator_batch_norm).
     generator_batch_norm: bool = False
+    # Batch norm after each hidden conv of the conv generator (DCGAN's; off: the convs get biases instead).
+    # A key of its own because saved runs record generator_batch_norm: false for conv generators with it.
+    conv_generator_batch_norm: bool = True
     generator_features: int = 64  # conv generator width at the last upsampling
     discriminator_features: int = 64  # conv discriminator width at the first layer
     generator_upsampling: Literal["transposed", "nearest"] = "transposed"  # conv generator
+    # Hidden-layer activations (MLP and conv): the generator's output stays tanh (images) or linear (points).
+    generator_activation: Literal["relu", "leaky_relu", "elu"] = "relu"
+    discriminator_activation: Literal["leaky_relu", "relu"] = "leaky_relu"
+    # Depth of the conv networks: extra 3x3 stride-1 conv blocks at the generator's last hidden resolution
+    # and after the discriminator's first layer (the WGAN authors' n_extra_layers). The MLPs' depth is the
+    # length of generator_hidden / discriminator_hidden.
+    generator_extra_layers: int = 0
+    discriminator_extra_layers: int = 0
     # Batch norm in the discriminator; None: the architecture's usual choice (conv: yes, MLP: no).
     discriminator_batch_norm: bool | None = False
     discriminator_spectral_norm: bool = False
@@ -89,8 +100,22 @@ class GANConfig:
             raise GenlabError(f"lr must be positive, got {self.lr}")
         if self.batch_size < 1 or self.critic_steps < 1:
             raise GenlabError("batch_size and critic_steps must be at least 1")
+        if self.generator_extra_layers < 0 or self.discriminator_extra_layers < 0:
+            raise GenlabError(f"generator_extra_layers and discriminator_extra_layers must be 0 or more, got "
+                              f"{self.generator_extra_layers} and {self.discriminator_extra_layers}")
         if not 0 <= self.ema_decay < 1:
             raise GenlabError(f"ema_decay must be in [0, 1) (0 turns the average off), got {self.ema_decay}")
+        if self.architecture == "mlp":
+            self.check_mlp_options()
+
+    def check_mlp_options(self) -> None:
+        """Refuse the conv-only options on MLP networks (they would be silently ignored)."""
+        if self.generator_extra_layers or self.discriminator_extra_layers:
+            raise GenlabError("generator_extra_layers and discriminator_extra_layers deepen the conv networks; "
+                              "with MLPs list more widths in generator_hidden / discriminator_hidden")
+        if not self.conv_generator_batch_norm:
+            raise GenlabError("conv_generator_batch_norm applies to the conv generator; "
+                              "the MLP generator's batch norm is generator_batch_norm")
 
 
 @dataclass
@@ -190,14 +215,17 @@ class AdversarialModel(GenerativeModel, metaclass=ABCMeta):
         if batch_norm is None:
             batch_norm = self.architecture == "conv"
         if self.architecture == "mlp":
+            config.check_mlp_options()  # `auto` resolved to MLPs (points)
             generator = mlp_generator(config.latent_dim + generator_labels, config.generator_hidden, shape, not self.points,
-                                      config.generator_batch_norm)
+                                      config.generator_batch_norm, config.generator_activation)
             discriminator = mlp_discriminator(shape, discriminator_labels, config.discriminator_hidden, outputs,
-                                              batch_norm, config.discriminator_dropout)
+                                              batch_norm, config.discriminator_dropout, config.discriminator_activation)
         else:
             generator = conv_generator(config.latent_dim + generator_labels, shape, config.generator_features,
-                                       config.generator_upsampling)
-            discriminator = conv_discriminator(shape, discriminator_labels, config.discriminator_features, outputs, batch_norm)
+                                       config.generator_upsampling, config.conv_generator_batch_norm,
+                                       config.generator_activation, config.generator_extra_layers)
+            discriminator = conv_discriminator(shape, discriminator_labels, config.discriminator_features, outputs, batch_norm,
+                                               config.discriminator_activation, config.discriminator_extra_layers)
             generator.apply(dcgan_init)
             discriminator.apply(dcgan_init)
         if config.discriminator_spectral_norm:

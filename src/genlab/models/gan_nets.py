@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genlab.models.nets import DCGANDiscriminator, DCGANGenerator, mlp
+from genlab.models.nets import DCGANDiscriminator, DCGANGenerator, activation_layer, mlp
 
 
 class MLPNetwork(nn.Module):
@@ -31,28 +31,34 @@ class MLPNetwork(nn.Module):
 
 
 def mlp_generator(latent_inputs: int, hidden: tuple[int, ...], data_shape: tuple[int, ...], images: bool,
-                  batch_norm: bool = False) -> MLPNetwork:
-    """Goodfellow et al.'s generator: ReLU hidden layers (batch norm after each when asked); tanh pixels for
-    images, a linear output for points (toy2d's modes lie at up to +-4, outside tanh's range)."""
-    return MLPNetwork([latent_inputs, *hidden, math.prod(data_shape)], data_shape, nn.ReLU, batch_norm=batch_norm,
+                  batch_norm: bool = False, activation: str = "relu") -> MLPNetwork:
+    """Goodfellow et al.'s generator: ReLU (or `activation`) hidden layers, batch norm after each when asked;
+    tanh pixels for images, a linear output for points (toy2d's modes lie at up to +-4, outside tanh's range)."""
+    return MLPNetwork([latent_inputs, *hidden, math.prod(data_shape)], data_shape,
+                      functools.partial(activation_layer, activation, inplace=False), batch_norm=batch_norm,
                       final_activation=nn.Tanh() if images else None)
 
 
 def mlp_discriminator(data_shape: tuple[int, ...], label_inputs: int, hidden: tuple[int, ...], outputs: int,
-                      batch_norm: bool, dropout: float) -> MLPNetwork:
-    """Goodfellow et al.'s discriminator: LeakyReLU(0.2) hidden layers with dropout; raw scores out."""
+                      batch_norm: bool, dropout: float, activation: str = "leaky_relu") -> MLPNetwork:
+    """Goodfellow et al.'s discriminator: LeakyReLU(0.2) (or `activation`) hidden layers with dropout; raw
+    scores out."""
     return MLPNetwork([math.prod(data_shape) + label_inputs, *hidden, outputs], () if outputs == 1 else (outputs,),
-                      functools.partial(nn.LeakyReLU, 0.2), batch_norm=batch_norm, dropout=dropout)
+                      functools.partial(activation_layer, activation, inplace=False), batch_norm=batch_norm, dropout=dropout)
 
 
-def conv_generator(latent_inputs: int, data_shape: tuple[int, ...], features: int, upsampling: str) -> DCGANGenerator:
-    return DCGANGenerator(latent_inputs, data_shape[0], data_shape[1], features, upsampling=upsampling)
+def conv_generator(latent_inputs: int, data_shape: tuple[int, ...], features: int, upsampling: str,
+                   batch_norm: bool = True, activation: str = "relu", extra_layers: int = 0) -> DCGANGenerator:
+    """DCGAN's generator with the family's options (upsampling, batch norm, activation, extra 3x3 layers)."""
+    return DCGANGenerator(latent_inputs, data_shape[0], data_shape[1], features, upsampling=upsampling,
+                          batch_norm=batch_norm, activation=activation, extra_layers=extra_layers)
 
 
 def conv_discriminator(data_shape: tuple[int, ...], label_inputs: int, features: int, outputs: int,
-                       batch_norm: bool) -> DCGANDiscriminator:
+                       batch_norm: bool, activation: str = "leaky_relu", extra_layers: int = 0) -> DCGANDiscriminator:
     """DCGAN's discriminator; a conditional one takes `label_inputs` extra constant one-hot planes."""
-    return DCGANDiscriminator(data_shape[0] + label_inputs, data_shape[1], features, batch_norm, outputs=outputs)
+    return DCGANDiscriminator(data_shape[0] + label_inputs, data_shape[1], features, batch_norm, outputs=outputs,
+                              activation=activation, extra_layers=extra_layers)
 
 
 def append_labels(inputs: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:

@@ -47,12 +47,58 @@ def png_data_uri(picture: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+SPEARMAN_MIN_CHECKPOINTS = 4
+COLLAPSE_RISE = 0.5  # a checkpoint whose FID is more than 50% above the previous one's is a collapse event
+# The logged loss set against FID: the generator's (GANs) when logged, else the total loss (VAEs and others).
+SPEARMAN_LOSSES = ("loss.loss_g", "loss.loss")
+
+
+def loss_fid_spearman(history: list[dict[str, Any]], loss: str) -> float | None:
+    """Spearman rho between the logged `loss` (over_training's loss.<name>) and FID over the checkpoints
+    having both; None with fewer than `SPEARMAN_MIN_CHECKPOINTS` of them or a constant series."""
+    import warnings
+
+    from scipy.stats import spearmanr
+
+    pairs = [(p[loss], p["fid"]) for p in history if isinstance(p.get(loss), float) and isinstance(p.get("fid"), float)]
+    if len(pairs) < SPEARMAN_MIN_CHECKPOINTS:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a constant series: scipy warns and returns nan, reported as absent
+        rho = float(spearmanr([loss_value for loss_value, _ in pairs], [fid for _, fid in pairs]).statistic)
+    return rho if rho == rho else None
+
+
+def curve_measures(history: list[dict[str, Any]]) -> dict[str, float]:
+    """Measures of a run's checkpoints (its over_training list), each only where it can be computed:
+
+    - loss_fid_spearman: Spearman rho of the generator loss (`loss.loss_g`) against FID, or of the total loss
+      (`loss.loss`) for models without one; loss_d_fid_spearman: the same for the discriminator / critic loss.
+      Needs at least 4 checkpoints with both values.
+    - collapse_events: the number of checkpoints whose FID rose more than 50% over the previous checkpoint's
+      (needs at least 2 checkpoints with an FID).
+    """
+    measures: dict[str, float] = {}
+    generator_or_total = next((name for name in SPEARMAN_LOSSES if any(name in p for p in history)), None)
+    for key, loss in (("loss_fid_spearman", generator_or_total), ("loss_d_fid_spearman", "loss.loss_d")):
+        rho = loss_fid_spearman(history, loss) if loss else None
+        if rho is not None:
+            measures[key] = rho
+    fids = [p["fid"] for p in history if isinstance(p.get("fid"), float)]
+    if len(fids) >= 2:
+        measures["collapse_events"] = float(sum(after > (1 + COLLAPSE_RISE) * before for before, after in zip(fids, fids[1:])))
+    return measures
+
+
 def derived_measures(result: dict[str, Any], thresholds: dict[str, float | str]) -> dict[str, float]:
-    """Stability (spread of a metric over the second half of training) and time to a quality threshold (a
-    number, or the name of a calibration reference such as "blurred": that reference's value of the metric)."""
+    """Stability (spread of a metric over the second half of training), time to a quality threshold (a
+    number, or the name of a calibration reference such as "blurred": that reference's value of the metric),
+    and the checkpoint curve's loss-FID correlation and collapse events (`curve_measures`)."""
     derived: dict[str, float] = {}
     history = result.get("over_training") or []
-    names = {k for point in history for k, v in point.items() if isinstance(v, float) and k not in ("training_seconds",)}
+    derived.update(curve_measures(history))
+    names = {k for point in history for k, v in point.items()
+             if isinstance(v, float) and k != "training_seconds" and not k.startswith("loss.")}
     for name in sorted(names):
         values = [p[name] for p in history[len(history) // 2:] if isinstance(p.get(name), float)]
         if len(values) >= 2:

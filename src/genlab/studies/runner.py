@@ -70,6 +70,8 @@ def _checkpoint_plan(budget: dict[str, Any]) -> dict[str, Any]:
     if budget.get("steps"):
         every = max(1, math.ceil(budget["steps"] / count))
         options.update(checkpoint_every=every, sample_every=every)
+        # At least ~4 loss rows per checkpoint interval, so each checkpoint has its mean logged losses.
+        options["log_every"] = max(1, min(50, every // 4))
     if budget.get("minutes"):
         options["checkpoint_minutes"] = budget["minutes"] / count
     return options
@@ -83,6 +85,32 @@ def evaluate_run(target: Any, metrics: list[str] | None, samples: int, write: bo
 def full_evaluation(target: Any, metrics: list[str] | None, samples: int, write: bool = True) -> dict[str, Any]:
     """`genlab.evaluate` on a run folder or a Run (eval.json written when `write`)."""
     return genlab.evaluate(target, metrics=metrics or None, n=samples, write=write)
+
+
+# Logged values that are not losses: bookkeeping and the trainer's sample monitor (train/diagnostics.py).
+LOG_NOT_LOSSES = ("step", "epoch", "time", "images_per_second", "modes_covered", "high_quality_fraction")
+
+
+def logged_loss_means(run_dir: Path, steps: list[int]) -> list[dict[str, float]]:
+    """Per checkpoint step, {"loss.<name>": mean} of each value the trainer logged to metrics.jsonl since the
+    previous checkpoint: the losses (GANs: loss_d, loss_g, d_real, d_fake...; VAEs: loss, reconstruction, kl,
+    elbo), not bookkeeping, sample monitors ("sample_...") nor grouped diagnostics ("grad_norm/...", "val/...")."""
+    path = run_dir / "metrics.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+    means, previous = [], -math.inf
+    for step in steps:
+        logged: dict[str, list[float]] = {}
+        for row in rows:
+            if not previous < row.get("step", -1) <= step:
+                continue
+            for key, value in row.items():
+                if key not in LOG_NOT_LOSSES and not key.startswith("sample_") and "/" not in key \
+                        and isinstance(value, (int, float)) \
+                        and not isinstance(value, bool) and math.isfinite(value):
+                    logged.setdefault(key, []).append(float(value))
+        means.append({f"loss.{key}": sum(values) / len(values) for key, values in logged.items()})
+        previous = step
+    return means
 
 
 def prepare_evaluators(runs: list[RunSpec], say: Callable[[str], None]) -> None:
@@ -102,6 +130,29 @@ def prepare_evaluators(runs: list[RunSpec], say: Callable[[str], None]) -> None:
             say(f"no evaluator for {run.dataset.key}: {error}")
 
 
+def run_settings(task: dict[str, Any]) -> dict[str, Any]:
+    """What decides a run's outcome: a finished run is reused only while these are unchanged."""
+    return {"model": task["model"], "model_config": task["model_config"], "data": task["data"],
+            "budget": task["budget"], "metrics": task["metrics"], "eval_samples": task["eval_samples"],
+            "checkpoint_metrics": task["checkpoint_metrics"]}
+
+
+def settings_changed(previous: dict[str, Any], task: dict[str, Any]) -> bool:
+    """True when a finished run was made with other settings than the task's (runs from before settings
+    were recorded count as unchanged)."""
+    recorded = previous.get("settings")
+    return recorded is not None and json.loads(json.dumps(recorded)) != json.loads(json.dumps(run_settings(task)))
+
+
+def set_aside(run_dir: Path) -> Path:
+    """Rename a run folder to `<name>.old-<n>` (the first free n), so a rerun starts empty and loses nothing."""
+    index = 1
+    while (aside := run_dir.with_name(f"{run_dir.name}.old-{index}")).exists():
+        index += 1
+    run_dir.rename(aside)
+    return aside
+
+
 def execute_run(task: dict[str, Any]) -> dict[str, Any]:
     """Train (resuming where a previous attempt stopped), evaluate, and write result.json. Never raises."""
     import torch
@@ -111,13 +162,18 @@ def execute_run(task: dict[str, Any]) -> dict[str, Any]:
     result_path = RunFolder(run_dir).result
     if result_path.is_file():
         previous = json.loads(result_path.read_text())
-        if previous.get("status") == "done":
+        if previous.get("status") == "done" and not settings_changed(previous, task):
             previous["skipped"] = True
             return previous
+        if previous.get("status") == "done":
+            # The spec changed since this run finished (a new budget, config or data): keep the old run
+            # beside it, never overwrite it, and train this one afresh.
+            set_aside(run_dir)
     started = time.perf_counter()
     result: dict[str, Any] = {key: task[key] for key in ("key", "model", "model_key", "dataset", "seed")}
     result["run_dir"] = str(run_dir)
     result["data"] = task["data"]  # the data it used (a dataset's fallback, where one was taken)
+    result["settings"] = run_settings(task)
     try:
         budget = task["budget"]
         options = {"steps": budget.get("steps") or 10**12, "minutes": budget.get("minutes"), "seed": task["seed"],
@@ -130,6 +186,10 @@ def execute_run(task: dict[str, Any]) -> dict[str, Any]:
         result["training_seconds"] = float(run.config.get("training_seconds", 0.0))
         evaluation = full_evaluation(run.path, task["metrics"], task["eval_samples"])
         result["metrics"] = flatten(evaluation.get("metrics", {}))
+        # Run-level gradient sizes (generator_grad_norm_median ...) from the norms the trainer logged (C36).
+        from genlab.train.diagnostics import read_gradient_norm_summary
+
+        result["metrics"].update(read_gradient_norm_summary(run_dir))
         result["quality_gate"] = evaluation.get("quality_gate")
         result["calibration"] = (evaluation.get("calibration") or {}).get("references")
         # Quality along training, from the checkpoints (each knows its own training time).
@@ -139,6 +199,8 @@ def execute_run(task: dict[str, Any]) -> dict[str, Any]:
             checkpoint_run = load_run(run_dir, step=step)
             values = evaluate_run(checkpoint_run, task["checkpoint_metrics"], max(500, task["eval_samples"] // 2), write=False)
             over_training.append({"step": step, "training_seconds": state.get("elapsed_seconds", 0.0), **values})
+        for point, losses in zip(over_training, logged_loss_means(run_dir, [point["step"] for point in over_training])):
+            point.update(losses)
         result["over_training"] = over_training
         result["status"] = "done"
     except Exception as error:  # a failed run is reported, never allowed to stop the study

@@ -73,28 +73,66 @@ class Budget:
             raise GenlabError("a study budget needs steps or minutes")
 
 
+CLAIM_KINDS = ("compare", "trend", "equivalent", "threshold", "checkpoint_trend")
+
+
 @dataclass
 class Claim:
-    """A claim a study tests: group `a` beats group `b` on a metric, or a metric trends with a factor.
+    """A claim a study tests (the schema shared with the claims ledger, see README "Claims ledger").
 
     kind "compare": mean(metric over runs matching `a`) is better than over `b`.
     kind "trend": for runs matching `a`, the metric moves in `direction` along the ordered `levels`
     of the dataset key (e.g. corruption levels).
+    kind "equivalent": no real difference between `a` and `b` (|mean A - mean B| within `margin` /
+    `relative_margin`, or within the seed spread when neither is given).
+    kind "threshold": the mean over `a` is better than the fixed value `threshold`.
+    kind "checkpoint_trend": for each run matching `a`, the metric moves in `direction` over its
+    checkpoints (result.json over_training), averaged over runs.
+    Every claim names where it comes from: a ledger `id` (C1..C47) or, for a claim no report makes, a
+    `source`. Close values are decided by the multi-seed rule in genlab.studies.claims.
     """
 
     text: str
     metric: str
-    kind: Literal["compare", "trend"] = "compare"
+    kind: str = "compare"  # one of CLAIM_KINDS (a str, so an unknown kind gets a message naming the kinds)
+    id: str | None = None  # the ledger id, C1..C47 (see genlab.studies.ledger)
+    source: str | None = None  # where a claim with no ledger id comes from
     higher_is_better: bool = True
     a: dict[str, Any] = field(default_factory=dict)  # filters: model, dataset, family (lists allowed)
     b: dict[str, Any] = field(default_factory=dict)
     levels: list[str] = field(default_factory=list)  # trend: dataset keys in order
     direction: Literal["increasing", "decreasing"] = "decreasing"
-    margin: float = 0.0  # a must beat b by more than this (in the metric's units)
+    margin: float = 0.0  # compare: a must beat b by more than this (metric units); equivalent: |a - b| <= this
+    relative_margin: float = 0.0  # the same as a share of the larger |mean| (equivalent: 0.1 = within 10%)
+    threshold: float | None = None  # threshold kind: the value the mean over `a` must beat
+    # With one value on a side, a difference decides only above this share of the larger |mean|.
+    min_effect: float = 0.1
     # Which runs must pass the quality gate to take part: "all" (a trend: the runs at its first level),
     # "a" (only the side claimed better: for a baseline expected not to learn the data, whose failing the
     # gate is part of the evidence) or "none" (claims about failure itself).
     gate: Literal["all", "a", "none"] = "all"
+
+    @property
+    def label(self) -> str:
+        """How the claim is named in messages: its id, else the start of its text."""
+        return self.id or (self.text if len(self.text) <= 50 else self.text[:47] + "...")
+
+    def validate(self) -> None:
+        if self.kind not in CLAIM_KINDS:
+            raise GenlabError(f"claim '{self.label}' has unknown kind '{self.kind}'; use one of {', '.join(CLAIM_KINDS)}")
+        if self.id is not None and not re.fullmatch(r"C[1-9][0-9]*", self.id):
+            raise GenlabError(f"claim '{self.label}' has id {self.id!r}; a ledger id is C1..C47 (or give a source instead)")
+        if self.id is None and not (self.source or "").strip():
+            raise GenlabError(f"claim '{self.label}' names no origin; give it a ledger id (id: C15) or a source "
+                              f"(source: \"where the claim comes from\")")
+        if self.kind in ("compare", "equivalent") and not self.b:
+            raise GenlabError(f"claim '{self.label}' of kind {self.kind} needs a group b to compare with (b: {{model: ...}})")
+        if self.kind == "trend" and len(self.levels) < 2:
+            raise GenlabError(f"claim '{self.label}' of kind trend needs at least two levels (levels: [dataset keys in order])")
+        if self.kind == "threshold" and self.threshold is None:
+            raise GenlabError(f"claim '{self.label}' of kind threshold needs a value (threshold: 0.9)")
+        if self.margin < 0 or self.relative_margin < 0 or self.min_effect < 0:
+            raise GenlabError(f"claim '{self.label}': margin, relative_margin and min_effect must be >= 0")
 
 
 @dataclass

@@ -4,7 +4,8 @@
   steps where `due(step)` holds, a model calls `gradient_norms(network_name, module)` after its
   backward pass: the gradient norm of every layer (vanishing generator gradients, an exploding
   critic) and, when asked, a histogram of log10 |gradient| per layer, which the trainer appends to
-  `gradient_histograms.jsonl`. Other steps cost nothing.
+  `gradient_histograms.jsonl`. Other steps cost nothing. `gradient_norm_summary` reduces the logged
+  norms of a whole run to one number per network (e.g. `generator_grad_norm_median`) for studies.
 - Sample monitors read nothing but `model.sample`, so they work for every family: on data with
   known modes (toy2d) `ModeCoverage` counts the modes covered by 2,000 samples and the share of
   high-quality samples; on labelled images `LabelEntropy` classifies 1,000 samples with a small
@@ -14,7 +15,11 @@
 
 from __future__ import annotations
 
+import json
 import math
+import statistics
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, Protocol
 
 import torch
@@ -85,6 +90,30 @@ class TrainingDiagnostics:
         """The histograms recorded since the last call (empty when none), by `<network>/<layer>`."""
         pending, self._pending = self._pending, {}
         return pending
+
+
+def gradient_norm_summary(rows: Iterable[dict[str, Any]]) -> dict[str, float]:
+    """Run-level gradient sizes from the rows of a run's metrics.jsonl: for each network (generator,
+    discriminator), `<network>_grad_norm_median`, the median over the logged rows and the network's layers
+    of a layer's gradient L2 norm (the per-layer `grad_norm/<network>/<layer>` values; the totals are left
+    out). Free to compute: the trainer logs these norms every `diagnostics_every` steps anyway. Empty when
+    no norms were logged (diagnostics off, or a model that logs none)."""
+    per_network: dict[str, list[float]] = {}
+    for row in rows:
+        for key, value in row.items():
+            parts = key.split("/")
+            if len(parts) == 3 and parts[0] == "grad_norm" and parts[2] != "total" and isinstance(value, (int, float)) \
+                    and math.isfinite(value):
+                per_network.setdefault(parts[1], []).append(float(value))
+    return {f"{network}_grad_norm_median": statistics.median(values) for network, values in sorted(per_network.items())}
+
+
+def read_gradient_norm_summary(run_dir: str | Path) -> dict[str, float]:
+    """`gradient_norm_summary` of the run folder's metrics.jsonl ({} when the file is missing)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.is_file():
+        return {}
+    return gradient_norm_summary(json.loads(line) for line in path.read_text().splitlines() if line.strip())
 
 
 # --- mode-collapse signals from samples ----------------------------------------------------------
