@@ -7,7 +7,7 @@ import sys
 import genlab
 
 PUBLIC_API = ["GenlabError", "TrainConfig", "__version__", "create_model", "evaluate", "list_datasets",
-              "list_models", "load_dataset", "load_run", "train"]
+              "list_models", "load_dataset", "load_run", "run_ledger", "train", "write_ledger"]
 
 
 def modules_after(statement: str) -> set[str]:

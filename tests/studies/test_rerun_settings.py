@@ -2,7 +2,8 @@
 
 import json
 
-from genlab.studies.runner import RESULT_FILE, execute_run, run_settings, settings_changed
+from genlab.runfolder import RESULT_FILE
+from genlab.studies.runner import execute_run, run_settings, settings_changed
 
 
 def _task(run_dir, minutes=1.0, model="no-such-model"):
