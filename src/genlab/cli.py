@@ -13,6 +13,8 @@ from typing import List, Optional
 
 import typer
 
+from genlab.cli_latent import class_grid_command, interpolate_command, latent_map_command, traverse_command
+from genlab.cli_studies import ledger_app, study_app
 from genlab.errors import GenlabError
 
 # Click's plain help layout (rich_markup_mode=None): it wraps help text and never cuts option names, at
@@ -70,6 +72,8 @@ def models_command() -> None:
 
 datasets_app = typer.Typer(help="List the datasets, or show examples of one (optionally corrupted).", rich_markup_mode=None)
 app.add_typer(datasets_app, name="datasets")
+app.add_typer(study_app, name="study")
+app.add_typer(ledger_app, name="ledger")
 
 
 @datasets_app.callback(invoke_without_command=True)
@@ -275,130 +279,11 @@ def plot_command(
         typer.echo(str(plot_gradient_histograms(run)))
 
 
-def _latent_out(run: Path, out: Optional[Path], name: str) -> Path:
-    return out if out is not None else run / "latent" / f"{name}.png"
-
-
-@app.command("interpolate")
-def interpolate_command(
-    run: Path = typer.Argument(..., help="a run folder of a model with a latent space"),
-    pairs: int = typer.Option(4, help="number of pairs, one row each"),
-    steps: int = typer.Option(8, help="images per path, both ends included"),
-    method: str = typer.Option("linear", help="linear | spherical"),
-    from_data: bool = typer.Option(False, "--from-data", help="between real test images, through the encoder"),
-    label: Optional[int] = typer.Option(None, "--label", help="class to decode with (conditional models; default 0)"),
-    seed: int = typer.Option(0, help="seed of the random codes or of the choice of test images"),
-    step: Optional[int] = typer.Option(None, help="use the checkpoint at this step instead of the final model"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="PNG to write (default RUN/latent/interpolate.png)"),
-) -> None:
-    """Decode paths between pairs of random codes (or of encoded test images), one row per pair."""
-    import torch
-
-    from genlab.latent import interpolate, interpolate_images, load_test_split
-    from genlab.train.run import load_run
-
-    loaded = load_run(run, step=step)
-    generator = torch.Generator().manual_seed(seed)
-    if from_data:
-        images, labels, _ = load_test_split(loaded.config)
-        chosen = torch.randperm(images.shape[0], generator=generator)[: 2 * pairs]
-        if chosen.numel() < 2 * pairs:
-            raise GenlabError(f"the test split has {images.shape[0]} images, fewer than 2 x --pairs {pairs}")
-        first, second = chosen[:pairs], chosen[pairs:]
-        grid = interpolate_images(loaded.model, images[first], images[second], steps=steps, method=method,
-                                  labels=(labels[first], labels[second]))
-    else:
-        grid = interpolate(loaded.model, pairs=pairs, steps=steps, method=method, label=label, generator=generator)
-    typer.echo(str(grid.save(_latent_out(run, out, "interpolate"))))
-
-
-@app.command("traverse")
-def traverse_command(
-    run: Path = typer.Argument(..., help="a run folder of a model with a latent space"),
-    components: Optional[str] = typer.Option(None, help="components to vary, e.g. 0,3,5 (default: the first --count)"),
-    count: int = typer.Option(8, help="vary each of the first K components (when --components is not given)"),
-    steps: int = typer.Option(9, help="values per component"),
-    span: float = typer.Option(3.0, help="range: the prior's centre ± SPAN standard deviations"),
-    from_image: Optional[int] = typer.Option(None, "--from-image", help="start from the code of this test image (encoder models)"),
-    label: Optional[int] = typer.Option(None, "--label", help="class to decode with (conditional models; default 0)"),
-    seed: int = typer.Option(0, help="seed of the code the traversal starts from"),
-    step: Optional[int] = typer.Option(None, help="use the checkpoint at this step instead of the final model"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="PNG to write (default RUN/latent/traverse.png)"),
-) -> None:
-    """Vary latent components one at a time, the others fixed: one row per component."""
-    import torch
-
-    from genlab.latent import encode, load_test_split, traverse
-    from genlab.train.run import load_run
-
-    loaded = load_run(run, step=step)
-    chosen: object = min(count, loaded.model.latent_dim) if loaded.model.latent_dim else count
-    if components:
-        try:
-            chosen = [int(part) for part in components.split(",") if part.strip()]
-        except ValueError:
-            raise GenlabError(f"--components takes comma-separated integers, got {components!r}") from None
-    base = None
-    if from_image is not None:
-        images, labels, _ = load_test_split(loaded.config)
-        if not 0 <= from_image < images.shape[0]:
-            raise GenlabError(f"--from-image must be in [0, {images.shape[0]}), got {from_image}")
-        image_labels = labels[from_image : from_image + 1] if loaded.model.conditional else None
-        base = encode(loaded.model, images[from_image : from_image + 1], image_labels)[0]
-        if loaded.model.conditional and label is None:
-            label = int(labels[from_image])
-    grid = traverse(loaded.model, chosen, steps=steps, span=span, base=base, label=label,
-                    generator=torch.Generator().manual_seed(seed))
-    typer.echo(str(grid.save(_latent_out(run, out, "traverse"))))
-
-
-@app.command("latent-map")
-def latent_map_command(
-    run: Path = typer.Argument(..., help="a run folder of a model with a latent space"),
-    grid: int = typer.Option(15, help="decoded images per side of the manifold"),
-    method: str = typer.Option("pca", help="projection of codes with more than 2 dimensions: pca | tsne"),
-    points: int = typer.Option(2000, help="test images to encode (at most)"),
-    label: Optional[int] = typer.Option(None, "--label", help="class to decode with (conditional models; default 0)"),
-    seed: int = typer.Option(0, help="seed of the choice of test images (and of t-SNE)"),
-    step: Optional[int] = typer.Option(None, help="use the checkpoint at this step instead of the final model"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="PNG to write (default RUN/latent/latent-map.png)"),
-) -> None:
-    """The encoded test set coloured by class beside the decoded manifold over the same axes."""
-    import torch
-
-    from genlab.latent import has_encoder, latent_map, load_test_split
-    from genlab.train.run import load_run
-
-    loaded = load_run(run, step=step)
-    images = labels = None
-    class_names: list = list(loaded.config.get("class_names", []))
-    if has_encoder(loaded.model):
-        images, labels, class_names = load_test_split(loaded.config)
-    result = latent_map(loaded.model, images, labels, class_names=class_names, grid_size=grid, method=method,
-                        max_points=points, label=label, generator=torch.Generator().manual_seed(seed))
-    if result.note:
-        typer.echo(result.note, err=True)
-    typer.echo(str(result.save(_latent_out(run, out, "latent-map"))))
-
-
-@app.command("class-grid")
-def class_grid_command(
-    run: Path = typer.Argument(..., help="a run folder of a conditional model"),
-    columns: int = typer.Option(8, help="codes, one per column, shared by every class"),
-    seed: int = typer.Option(0, help="seed of the codes"),
-    step: Optional[int] = typer.Option(None, help="use the checkpoint at this step instead of the final model"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="PNG to write (default RUN/latent/class-grid.png)"),
-) -> None:
-    """One row per class, each column one code: what the latent holds apart from the class (style)."""
-    import torch
-
-    from genlab.latent import class_grid
-    from genlab.train.run import load_run
-
-    loaded = load_run(run, step=step)
-    grid = class_grid(loaded.model, columns, class_names=list(loaded.config.get("class_names", [])),
-                      generator=torch.Generator().manual_seed(seed))
-    typer.echo(str(grid.save(_latent_out(run, out, "class-grid"))))
+# The latent-space commands live in cli_latent.py; registered here to keep their place in `genlab --help`.
+app.command("interpolate")(interpolate_command)
+app.command("traverse")(traverse_command)
+app.command("latent-map")(latent_map_command)
+app.command("class-grid")(class_grid_command)
 
 
 @app.command("explore")
@@ -414,75 +299,6 @@ def explore_command(
 
     launch_explorer(path, host=host, port=port, components=components)
 
-
-study_app = typer.Typer(help="Comparison studies: many runs, evaluated, reported as HTML.", rich_markup_mode=None)
-app.add_typer(study_app, name="study")
-
-
-@study_app.command("list")
-def study_list_command() -> None:
-    """The built-in studies and what each one asks."""
-    from genlab.studies.spec import builtin_studies, load_spec
-
-    for name in builtin_studies():
-        spec = load_spec(name)
-        models = ", ".join(m.key for m in spec.models)
-        datasets = ", ".join(d.key for d in spec.datasets)
-        typer.echo(f"{name:<18} {spec.description.strip().splitlines()[0] if spec.description else ''}")
-        typer.echo(f"{'':<18} models: {models}\n{'':<18} datasets: {datasets}; budgets: {', '.join(spec.budgets)}")
-
-
-@study_app.command("run")
-def study_run_command(
-    spec: str = typer.Argument(..., help="a built-in study name (see `genlab study list`) or a YAML spec file"),
-    budget: Optional[str] = typer.Option(None, help="a budget named in the spec: quick | full"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="study folder (default studies/NAME)"),
-    executor: str = typer.Option("local", help="local (worker processes) or ray"),
-    workers: Optional[int] = typer.Option(None, help="parallel runs (default: the cores)"),
-    address: Optional[str] = typer.Option(None, help="Ray cluster address (default: a local Ray instance)"),
-    steps: Optional[int] = typer.Option(None, help="override the budget: steps per run"),
-    minutes: Optional[float] = typer.Option(None, help="override the budget: minutes per run"),
-) -> None:
-    """Run every run of a study (skipping finished ones, resuming interrupted ones) and write report.html."""
-    from genlab.studies.runner import run_study
-
-    if executor not in ("local", "ray"):
-        raise GenlabError(f"unknown executor '{executor}'; use local or ray")
-    report = run_study(spec, budget=budget, out=out, executor=executor, workers=workers, address=address,
-                       steps=steps, minutes=minutes)
-    typer.echo(str(report))
-
-
-ledger_app = typer.Typer(help="The claims ledger: every claim of the five reports (C1..C47) with a measured verdict.",
-                         rich_markup_mode=None, no_args_is_help=True)
-app.add_typer(ledger_app, name="ledger")
-
-
-@ledger_app.command("run")
-def ledger_run_command(
-    budget: str = typer.Option("quick", help="the studies' budget: quick | full"),
-    out: Path = typer.Option(Path("ledger"), "--out", "-o", help="ledger folder (studies in OUT/studies/NAME)"),
-    executor: str = typer.Option("local", help="local (worker processes) or ray"),
-    workers: Optional[int] = typer.Option(None, help="parallel runs per study (default: the cores)"),
-    address: Optional[str] = typer.Option(None, help="Ray cluster address (default: a local Ray instance)"),
-    studies: Optional[str] = typer.Option(None, help="only these built-in studies, e.g. vae-vs-gan,conditioning "
-                                          "(default: every study with ledger claims)"),
-) -> None:
-    """Run the studies that test the ledger's claims (finished runs are skipped) and write ledger.html/.md/.json."""
-    from genlab.studies.ledger import run_ledger
-
-    typer.echo(str(run_ledger(budget=budget, out=out, executor=executor, studies=studies, workers=workers,
-                              address=address)))
-
-
-@ledger_app.command("report")
-def ledger_report_command(
-    out: Path = typer.Option(Path("ledger"), "--out", "-o", help="the ledger folder `genlab ledger run` wrote"),
-) -> None:
-    """Rebuild ledger.html/.md/.json from the study results already in OUT (trains nothing)."""
-    from genlab.studies.ledger import write_ledger
-
-    typer.echo(str(write_ledger(out)))
 
 
 @app.command("evaluate")
