@@ -273,13 +273,8 @@ def evaluate(
     evaluation_options = from_dict(EvaluationOptions, {"n": n, "split": split, "features": features, "seed": seed, **options})
     metric_names = parse_metrics(metrics)
     run = run_or_path if isinstance(run_or_path, Run) else load_run(Path(run_or_path))
-    was_training = run.model.training
-    run.model.eval()
-    try:
-        with torch.random.fork_rng(devices=[]):  # evaluation never moves the caller's RNG
-            result = Evaluation(run, metric_names, evaluation_options, progress).run_all()
-    finally:
-        run.model.train(was_training)
+    with run.model.inference(), torch.random.fork_rng(devices=[]):  # evaluation never moves the caller's RNG
+        result = Evaluation(run, metric_names, evaluation_options, progress).run_all()
     eval_path = RunFolder(run.path).eval
     result["eval_json"] = str(eval_path) if write else None
     if write:

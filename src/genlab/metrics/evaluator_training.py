@@ -47,6 +47,8 @@ def training_schedule(train_count: int) -> tuple[int, bool]:
     return epochs, small
 
 
+# Gradients on even when called inside a model's inference() (evaluate() builds a missing evaluator there).
+@torch.enable_grad()
 def train_network(network: nn.Module, dataset: Dataset, objective: str, progress: Callable[[str], None] | None = None
                   ) -> dict[str, Any]:
     """Train `network` on the train split (deterministic seed); returns what to record about it.
