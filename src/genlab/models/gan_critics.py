@@ -13,7 +13,8 @@ from dataclasses import dataclass, replace
 import torch
 
 from genlab.errors import GenlabError
-from genlab.models.gan import AdamGANConfig, AdversarialModel, GANConfig
+from genlab.models.gan import AdversarialModel
+from genlab.models.gan_config import AdamGANConfig, GANConfig
 from genlab.models.gan_losses import AdversarialLoss, HingeLoss, WassersteinLoss, gradient_penalty
 from genlab.models.registry import register
 

@@ -21,7 +21,8 @@ from typing import Literal
 import torch
 
 from genlab.errors import GenlabError
-from genlab.models.gan import AdamGANConfig, AdversarialModel
+from genlab.models.gan import AdversarialModel
+from genlab.models.gan_config import AdamGANConfig
 from genlab.models.gan_losses import AdversarialLoss
 from genlab.models.registry import register
 
