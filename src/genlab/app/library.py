@@ -1,42 +1,29 @@
 """What the explorer does, without the web page: the runs it may open and every operation behind a control.
 
-`RunLibrary` holds the only run folders the app can open (those found under the folder it was
-started on), loaded on demand and cached. `Explorer` turns requests (a run name, a seed, slider
+`RunLibrary` (run_library.py) holds the only run folders the app can open (those found under the
+folder it was started on), loaded on demand and cached. `Explorer` turns requests (a run name, a seed, slider
 values, a click on the map) into Pillow images and numbers by calling genlab.latent, checking
 every value a browser or an API client can send: a bad request raises a one-line GenlabError.
 """
 
 from __future__ import annotations
 
-import json
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 from PIL import Image
 
+# The run finding and the pictures have modules of their own; their names are also imported from here.
+from genlab.app.pictures import DISPLAY_SIDE, display, draw_crosshair, format_code, map_caption, single_picture  # noqa: F401
+from genlab.app.run_library import MAP_SIDE, SEARCH_DEPTH, RunLibrary, find_runs  # noqa: F401
 from genlab.errors import GenlabError
 from genlab.images import make_grid
-from genlab.latent import (
-    LatentMap,
-    class_grid,
-    decode,
-    draw_codes,
-    encode,
-    has_encoder,
-    has_latent_space,
-    interpolate,
-    latent_map,
-    load_test_split,
-)
-from genlab.latent.common import label_batch, labelled_grid, no_encoder_message, prior_spread, resolve_label
+from genlab.latent import class_grid, decode, draw_codes, encode, has_encoder, has_latent_space, interpolate
+from genlab.latent.common import label_batch, labelled_grid, no_encoder_message, resolve_label
 from genlab.latent.interpolate import codes_along
-from genlab.runfolder import CHECKPOINTS_DIR, CONFIG_FILE, SAMPLES_DIR, RunFolder
-from genlab.train.run import Run, load_run
+from genlab.train.run import Run
 
 # Bounds on what one request may ask for.
 MAX_COMPONENTS = 32  # sliders
@@ -46,116 +33,6 @@ MAX_SAMPLES = 64
 MAX_INTERPOLATION_STEPS = 16
 MAX_CLASS_COLUMNS = 16
 MAX_UPLOAD_PIXELS = 4096 * 4096
-SEARCH_DEPTH = 3  # run folders are looked for this many levels below the root
-DISPLAY_SIDE = 224  # single decoded images are upscaled to about this many pixels
-MAP_SIDE = 420  # the latent map's pictures are about this many pixels wide
-
-
-def find_runs(root: Path, depth: int = SEARCH_DEPTH) -> dict[str, Path]:
-    """Run folders (a config.yaml beside model.safetensors or checkpoints/) under `root`, by relative name.
-
-    `root` may itself be a run folder; then it is the only run, named after itself.
-    """
-    root = Path(root).expanduser().resolve()
-    if not root.is_dir():
-        raise GenlabError(f"{root} is not a folder; pass a folder of runs (e.g. runs/) or one run folder")
-    if RunFolder(root).is_run():
-        return {root.name: root}
-    runs: dict[str, Path] = {}
-    for level in range(1, depth + 1):
-        for config in sorted(root.glob("/".join(["*"] * level) + "/" + CONFIG_FILE)):
-            folder = config.parent
-            if RunFolder(folder).is_run() and not any(part in (CHECKPOINTS_DIR, SAMPLES_DIR)
-                                                     for part in folder.relative_to(root).parts):
-                runs[folder.relative_to(root).as_posix()] = folder
-    return dict(sorted(runs.items()))
-
-
-class _Cache(OrderedDict):
-    """A small least-recently-used cache."""
-
-    def __init__(self, capacity: int) -> None:
-        super().__init__()
-        self.capacity = capacity
-
-    def get_or_make(self, key: Any, make: Callable[[], Any]) -> Any:
-        if key in self:
-            self.move_to_end(key)
-            return self[key]
-        value = make()
-        self[key] = value
-        while len(self) > self.capacity:
-            self.popitem(last=False)
-        return value
-
-
-class RunLibrary:
-    """The runs under one folder: the only paths the app opens, loaded on demand (a few kept in memory)."""
-
-    def __init__(self, root: str | Path, loaded_capacity: int = 4) -> None:
-        self.given_root = str(root)  # as the user wrote it, for display
-        self.root = Path(root).expanduser().resolve()
-        self._lock = threading.RLock()
-        self._runs = _Cache(loaded_capacity)
-        self._data = _Cache(2)
-        self._maps = _Cache(16)
-        self._spreads = _Cache(16)
-        self.paths = find_runs(self.root)
-
-    def rescan(self) -> list[str]:
-        """Look for runs again (new runs appear, retrained ones are reloaded)."""
-        with self._lock:
-            self.paths = find_runs(self.root)
-            self._runs.clear()
-            self._maps.clear()
-            self._spreads.clear()
-            return self.names()
-
-    def names(self) -> list[str]:
-        return list(self.paths)
-
-    def path(self, name: str | None) -> Path:
-        """The folder of run `name`; only names the library found are accepted."""
-        if not name or name not in self.paths:
-            known = ", ".join(self.paths) or f"none: train one into {self.root}"
-            raise GenlabError(f"unknown run {name!r}; choose one of the runs under {self.root} ({known})")
-        return self.paths[name]
-
-    def run(self, name: str | None) -> Run:
-        with self._lock:
-            path = self.path(name)
-            return self._runs.get_or_make(name, lambda: load_run(path))
-
-    def test_split(self, name: str) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-        """The clean test split of the run's dataset (shared between runs trained on the same data)."""
-        run = self.run(name)
-        key = json.dumps(run.config.get("data", {}), sort_keys=True, default=str)
-        with self._lock:
-            return self._data.get_or_make(key, lambda: load_test_split(run.config))
-
-    def prior_spread(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """(centre, scale) of each latent component under the run's prior, cached: a model with its own
-        prior is measured on a few thousand draws once, not on every slider move."""
-        run = self.run(name)
-        with self._lock:
-            return self._spreads.get_or_make(name, lambda: prior_spread(run.model))
-
-    def latent_map(self, name: str, label: int | None) -> LatentMap:
-        """The run's latent map (codes of up to 2,000 test images and the decoded grid), cached."""
-        run = self.run(name)
-        with self._lock:
-            return self._maps.get_or_make((name, label), lambda: self._make_map(name, run, label))
-
-    def _make_map(self, name: str, run: Run, label: int | None) -> LatentMap:
-        model = run.model
-        images = labels = None
-        class_names = list(run.config.get("class_names", []))
-        if has_encoder(model):
-            images, labels, class_names = self.test_split(name)
-        side = model.data_shape[-1]
-        grid_size = int(np.clip(round(MAP_SIDE / side), 6, 20))
-        return latent_map(model, images, labels, class_names=class_names, grid_size=grid_size, label=label,
-                          generator=torch.Generator().manual_seed(0))
 
 
 @dataclass
@@ -171,41 +48,6 @@ class RunSummary:
     encoder: bool
     latent: bool
     encoder_note: str
-
-
-def display(picture: Image.Image, side: int = DISPLAY_SIDE) -> Image.Image:
-    """Upscale small pictures by an integer factor (nearest neighbour: pixels stay sharp)."""
-    factor = max(1, side // max(picture.width, picture.height))
-    if factor > 1:
-        picture = picture.resize((picture.width * factor, picture.height * factor), Image.NEAREST)
-    return picture
-
-
-def single_picture(image: torch.Tensor) -> Image.Image:
-    """One (C, H, W) image in [0, 1] as a display-sized Pillow image."""
-    return display(Image.fromarray(make_grid(image.unsqueeze(0), 1, padding=0)).convert("RGB"))
-
-
-def draw_crosshair(picture: Image.Image, column: float, row: float, arm: int = 9) -> None:
-    """Mark pixel (column, row) of `picture` in place: a black cross outlined in white, visible on light and
-    dark images; a point outside the picture is marked at its nearest edge."""
-    from PIL import ImageDraw
-
-    column = min(max(column, 0.0), picture.width - 1.0)
-    row = min(max(row, 0.0), picture.height - 1.0)
-    draw = ImageDraw.Draw(picture)
-    for colour, width in (("white", 5), ("black", 2)):
-        draw.line([(column - arm, row), (column + arm, row)], fill=colour, width=width)
-        draw.line([(column, row - arm), (column, row + arm)], fill=colour, width=width)
-
-
-def format_code(code: torch.Tensor, limit: int = 64) -> str:
-    """A code as a short JSON list (rounded; long codes truncated with a count)."""
-    values = [round(float(value), 3) for value in code.reshape(-1)[:limit]]
-    text = json.dumps(values)
-    if code.numel() > limit:
-        text += f"  (first {limit} of {code.numel()})"
-    return text
 
 
 class Explorer:
@@ -463,27 +305,3 @@ class Explorer:
         code = encode(run.model, image, None if labels is None else labels.cpu())
         reconstruction = decode(run.model, code, labels)[0]
         return single_picture(image[0]), single_picture(reconstruction), format_code(code[0])
-
-
-def map_caption(result: LatentMap) -> str:
-    """HTML: what the map shows and, for a scatter, each class's colour."""
-    from genlab.latent.latent_map import class_colour
-
-    what = {"latent": "the 2-D latent space", "pca": "the plane of the codes' two principal directions",
-            "axes": "the plane of z0 and z1 through the prior's centre"}[result.kind]
-    text = f"Click either picture to decode that point of {what}."
-    if result.explained_variance is not None:
-        text += f" PC1 and PC2 hold {100 * result.explained_variance[0]:.0f}% and {100 * result.explained_variance[1]:.0f}% of the codes' variance."
-    if result.note:
-        text += f" {result.note}."
-    if result.points is not None and result.labels is not None:
-        swatches = []
-        for label in sorted(set(result.labels.tolist())):
-            name = result.class_names[label] if label < len(result.class_names) else str(label)
-            swatches.append(f'<span style="color:{class_colour(label)}">&#9679;</span>&nbsp;{_escape(name)}')
-        text += "<br>" + " &nbsp; ".join(swatches)
-    return text
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
