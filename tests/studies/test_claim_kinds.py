@@ -59,6 +59,13 @@ def test_overlapping_seeds_are_inconclusive_within_the_seed_spread():
     assert row["why"].startswith("within the seed spread") and "includes 0" in row["why"]
 
 
+def test_identical_values_on_both_sides_decide_nothing():
+    # Every seed of both sides at 0 modes (nothing learned): "A covers more" is neither shown nor refuted.
+    results = runs("a", [0, 0], metric="modes_covered") + runs("b", [0, 0], metric="modes_covered")
+    row = check_claim(claim(metric="modes_covered", higher_is_better=True), results)
+    assert row["verdict"] == "inconclusive" and "does not separate" in row["why"]
+
+
 def test_a_margin_moves_the_bar():
     results = runs("a", [50, 52, 51]) + runs("b", [60, 61, 62])  # A leads by 10 ± ~2
     assert check_claim(claim(margin=5), results)["verdict"] == "confirmed"

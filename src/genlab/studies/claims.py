@@ -180,6 +180,11 @@ def decide_advantage(advantage: float, interval: tuple[float, float] | None, mar
     if interval is not None:
         low, high = interval
         rule = f"rule: {CONFIDENCE:.0%} interval of the claimed advantage {_interval(low, high)}{beyond}"
+        if low == high == 0:
+            # Every run on both sides gave the same value (e.g. 0 modes each: nothing learned): the metric
+            # does not separate them, which says nothing either way.
+            return Decision("inconclusive", "every run gave the same value: the metric does not separate A and B",
+                            rule + " is the single point 0")
         if low > margin:
             return Decision("confirmed", "", rule + " lies on the claimed side")
         if high <= margin:
