@@ -88,7 +88,7 @@ def test_channels_last_run_saves_and_reloads(tmp_path, isolated_env):
     torch.testing.assert_close(reloaded.model.sample(4, generator=torch.Generator().manual_seed(3)), expected)
 
 
-TRAINABLE_MODELS = [name for name in list_models() if not getattr(get_model_class(name), "fitted", False)]
+TRAINABLE_MODELS = [name for name in list_models() if not get_model_class(name).fitted]
 
 
 @needs_bf16

@@ -41,7 +41,7 @@ def test_builds_trains_one_step_with_finite_losses_and_gradients(name, mnist5k):
     assert values and not floats, f"{name}: train_step returned Python numbers for {floats}"
     assert all(v.dim() == 0 and not v.requires_grad for v in values.values()), values
     assert all(math.isfinite(float(v)) for v in values.values()), values
-    if getattr(model, "fitted", False):
+    if model.fitted:
         # Fitted baselines have no gradients: their step fits the batch, which must change finite estimates.
         estimates = model.state_dict()
         assert all(torch.isfinite(v).all() for v in estimates.values() if v.is_floating_point()), name
@@ -78,7 +78,7 @@ def test_save_load_round_trip_gives_identical_samples(name, tmp_path):
     loaded = genlab.load_run(tmp_path / name)
     assert type(loaded.model) is type(run.model)
     # A fitted model is fitted once on the training split (the trainer's FITTED_STEP), whatever the budget.
-    assert loaded.step == (FITTED_STEP if getattr(model_class, "fitted", False) else 3)
+    assert loaded.step == (FITTED_STEP if model_class.fitted else 3)
     for key, value in run.model.state_dict().items():
         assert torch.equal(value, loaded.model.state_dict()[key]), key
     assert torch.equal(run.sample(8, seed=3), loaded.sample(8, seed=3))
