@@ -8,14 +8,13 @@ reads (generator_grad_norm_median) is measured from a real run's log.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 import genlab
 from genlab.models.registry import get_model_class
-from genlab.studies.spec import budget_name, builtin_studies, choose_budget, expand_runs, load_spec
 from genlab.train.diagnostics import read_gradient_norm_summary
+
+from tests.studies.study_checks import assert_claims_use_their_runs, quick_runs
 
 EXPECTED_IDS = {
     "gan-objectives": {"C26", "C27", "C28", "C33", "C34", "C36"},
@@ -29,24 +28,10 @@ EXPECTED_IDS = {
 MAX_TRAINING_MINUTES = {"gan-objectives": 5.7, "upsampling": 2.0, "gan-batchnorm": 4.5, "gan-capacity": 2.5}
 
 
-def quick_runs(name: str):
-    spec = load_spec(builtin_studies()[name])
-    return spec, expand_runs(spec, choose_budget(spec, "quick"), Path("unused"), budget_name(spec, "quick"))
-
-
 @pytest.mark.parametrize("name", sorted(EXPECTED_IDS))
 def test_each_study_tests_its_ledger_claims_on_runs_it_has(name):
     spec, runs = quick_runs(name)
-    for claim in spec.claims:
-        claim.validate()  # an id (C1..C47) or a source, a known kind, the fields the kind needs
-    assert {claim.id for claim in spec.claims if claim.id} == EXPECTED_IDS[name]
-    model_keys = {run.model.key for run in runs}
-    dataset_keys = {run.dataset.key for run in runs}
-    for claim in spec.claims:
-        for group in (claim.a, claim.b):
-            for field, known in (("model", model_keys), ("dataset", dataset_keys)):
-                wanted = group.get(field, [])
-                assert set(wanted if isinstance(wanted, list) else [wanted]) <= known, (claim.text, field)
+    assert_claims_use_their_runs(spec, runs, EXPECTED_IDS[name])
     assert sum(run.budget.minutes for run in runs if run.dataset.name != "toy2d") <= MAX_TRAINING_MINUTES[name]
     assert all(run.budget.steps <= 1800 for run in runs if run.dataset.name == "toy2d")
     assert spec.eval_samples == 1000

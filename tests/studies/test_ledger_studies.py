@@ -8,14 +8,14 @@ the real digits, and naive Bayes samples are checked to clear C44's.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
 import genlab
 from genlab.metrics.sharpness import laplacian_variance
-from genlab.studies.spec import budget_name, builtin_studies, choose_budget, expand_runs, load_spec
+from genlab.studies.spec import builtin_studies, load_spec
+
+from tests.studies.study_checks import assert_claims_use_their_runs, quick_runs
 
 # Ledger ids each study must test (issue 16), and the most training minutes its quick budget may spend
 # (2 workers: wall time ~ (training minutes + evaluation) / 2, targets 3.5 / 5 / 2.5 minutes).
@@ -27,25 +27,10 @@ EXPECTED_IDS = {
 MAX_TRAINING_MINUTES = {"structure": 6.0, "noise-robustness": 8.5, "baselines-ladder": 3.5}
 
 
-def quick_runs(name: str):
-    spec = load_spec(builtin_studies()[name])
-    return spec, expand_runs(spec, choose_budget(spec, "quick"), Path("unused"), budget_name(spec, "quick"))
-
-
 @pytest.mark.parametrize("name", sorted(EXPECTED_IDS))
 def test_each_study_tests_its_ledger_claims_on_runs_it_has(name):
     spec, runs = quick_runs(name)
-    for claim in spec.claims:
-        claim.validate()  # an id (C1..C47) or a source, a known kind, the fields the kind needs
-    assert {claim.id for claim in spec.claims if claim.id} == EXPECTED_IDS[name]
-    model_keys = {run.model.key for run in runs}
-    dataset_keys = {run.dataset.key for run in runs}
-    for claim in spec.claims:
-        assert set(claim.levels) <= dataset_keys, claim.text
-        for group in (claim.a, claim.b):
-            for field, known in (("model", model_keys), ("dataset", dataset_keys)):
-                wanted = group.get(field, [])
-                assert set(wanted if isinstance(wanted, list) else [wanted]) <= known, (claim.text, field)
+    assert_claims_use_their_runs(spec, runs, EXPECTED_IDS[name])
     training = sum(run.budget.minutes for run in runs if run.model.name not in ("naive-bayes", "gaussian-bayes", "gmm"))
     assert training <= MAX_TRAINING_MINUTES[name]
     assert spec.eval_samples == 1000 and all(run.budget.checkpoints == 1 for run in runs)

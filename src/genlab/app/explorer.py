@@ -335,7 +335,8 @@ def build_app(explorer: Explorer) -> gr.Blocks:
 
         point_inputs, point_outputs = [run, seed, label, point_x, point_y], [*sliders, *z_outputs]
         clicked = gr.on([codes_picture.select, manifold_picture.select], on_map_click, [run, label],
-                        [point_x, point_y, point_picture, point_code], api_name="map_click")
+                        [point_x, point_y, point_picture, point_code], api_name="map_click",
+                        trigger_mode="always_last")  # a click while the last one decodes is kept, not dropped
         clicked.success(on_point_sliders, point_inputs, point_outputs, api_name="point_sliders")
         decode_point.click(on_decode_point, [run, label, point_x, point_y], [point_picture, point_code],
                            api_name="decode_point").success(on_point_sliders, point_inputs, point_outputs, **private)
