@@ -41,3 +41,16 @@ def test_settings_compare_config_and_data_and_old_results_count_as_unchanged(tmp
     assert settings_changed(previous, task | {"model_config": {"lr": 1e-3}})
     assert settings_changed(previous, task | {"data": {"name": "mnist-5k", "subset": 500}})
     assert not settings_changed({"status": "done"}, task)
+
+
+def test_a_studys_evaluate_options_reach_its_runs_and_count_as_settings(tmp_path):
+    from genlab.studies.runner import task_for
+    from tests.studies.study_checks import quick_runs
+
+    spec, runs = quick_runs("vae-decoders")
+    task = task_for(runs[0], threads=1)
+    assert task["evaluate_options"] == spec.evaluate_options and spec.evaluate_options["likelihood_k"] < 100
+    previous = {"settings": run_settings(task)}
+    assert settings_changed(previous, task | {"evaluate_options": {"likelihood_k": 100}})
+    # A study without options records none, so runs finished before the option existed are still reused.
+    assert "evaluate_options" not in run_settings(task | {"evaluate_options": {}})

@@ -58,6 +58,7 @@ def task_for(run: RunSpec, threads: int) -> dict[str, Any]:
         "run_dir": str(run.run_dir),
         "metrics": run.metrics,
         "eval_samples": run.eval_samples,
+        "evaluate_options": run.evaluate_options,
         "checkpoint_metrics": run.checkpoint_metrics,
         "threads": threads,
     }
@@ -77,14 +78,16 @@ def _checkpoint_plan(budget: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
-def evaluate_run(target: Any, metrics: list[str] | None, samples: int, write: bool = True) -> dict[str, float | str]:
+def evaluate_run(target: Any, metrics: list[str] | None, samples: int, write: bool = True,
+                 options: dict[str, Any] | None = None) -> dict[str, float | str]:
     """The flat metrics of `genlab.evaluate` on a run folder or a Run (eval.json written when `write`)."""
-    return flatten(full_evaluation(target, metrics, samples, write).get("metrics", {}))
+    return flatten(full_evaluation(target, metrics, samples, write, options).get("metrics", {}))
 
 
-def full_evaluation(target: Any, metrics: list[str] | None, samples: int, write: bool = True) -> dict[str, Any]:
-    """`genlab.evaluate` on a run folder or a Run (eval.json written when `write`)."""
-    return genlab.evaluate(target, metrics=metrics or None, n=samples, write=write)
+def full_evaluation(target: Any, metrics: list[str] | None, samples: int, write: bool = True,
+                    options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`genlab.evaluate` on a run folder or a Run (eval.json written when `write`), with the study's options."""
+    return genlab.evaluate(target, metrics=metrics or None, n=samples, write=write, **(options or {}))
 
 
 # Logged values that are not losses: bookkeeping and the trainer's sample monitor (train/diagnostics.py).
@@ -134,7 +137,8 @@ def run_settings(task: dict[str, Any]) -> dict[str, Any]:
     """What decides a run's outcome: a finished run is reused only while these are unchanged."""
     return {"model": task["model"], "model_config": task["model_config"], "data": task["data"],
             "budget": task["budget"], "metrics": task["metrics"], "eval_samples": task["eval_samples"],
-            "checkpoint_metrics": task["checkpoint_metrics"]}
+            "checkpoint_metrics": task["checkpoint_metrics"]} | (
+                {"evaluate_options": task["evaluate_options"]} if task.get("evaluate_options") else {})
 
 
 def settings_changed(previous: dict[str, Any], task: dict[str, Any]) -> bool:
@@ -184,7 +188,8 @@ def execute_run(task: dict[str, Any]) -> dict[str, Any]:
                            resume=bool(list_checkpoints(run_dir)), **options)
         result["steps"] = run.step
         result["training_seconds"] = float(run.config.get("training_seconds", 0.0))
-        evaluation = full_evaluation(run.path, task["metrics"], task["eval_samples"])
+        eval_options = task.get("evaluate_options") or {}
+        evaluation = full_evaluation(run.path, task["metrics"], task["eval_samples"], options=eval_options)
         result["metrics"] = flatten(evaluation.get("metrics", {}))
         # Run-level gradient sizes (generator_grad_norm_median ...) from the norms the trainer logged (C36).
         from genlab.train.diagnostics import read_gradient_norm_summary
@@ -197,7 +202,8 @@ def execute_run(task: dict[str, Any]) -> dict[str, Any]:
         for step in list_checkpoints(run_dir):
             _, state = load_checkpoint(run_dir, step)
             checkpoint_run = load_run(run_dir, step=step)
-            values = evaluate_run(checkpoint_run, task["checkpoint_metrics"], max(500, task["eval_samples"] // 2), write=False)
+            values = evaluate_run(checkpoint_run, task["checkpoint_metrics"], max(500, task["eval_samples"] // 2), write=False,
+                                  options=eval_options)
             over_training.append({"step": step, "training_seconds": state.get("elapsed_seconds", 0.0), **values})
         for point, losses in zip(over_training, logged_loss_means(run_dir, [point["step"] for point in over_training])):
             point.update(losses)

@@ -147,6 +147,9 @@ class StudySpec:
     budgets: dict[str, Budget] = field(default_factory=dict)
     metrics: list[str] = field(default_factory=list)  # passed to genlab.evaluate; empty = its defaults
     eval_samples: int = 2000
+    # Options of genlab.evaluate for every evaluation of the study, e.g. {likelihood_items: 500, likelihood_k: 20}
+    # (an autoregressive decoder's likelihood over 2,000 images x 100 importance samples costs minutes on a CPU).
+    evaluate_options: dict[str, Any] = field(default_factory=dict)
     checkpoint_metrics: list[str] = field(default_factory=lambda: ["fid"])
     # Time to reach a quality: {fid: 30}, or a calibration reference's value of the metric, {fid: blurred}.
     quality_threshold: dict[str, float | str] = field(default_factory=dict)
@@ -178,6 +181,7 @@ class RunSpec:
     metrics: list[str]
     eval_samples: int
     checkpoint_metrics: list[str]
+    evaluate_options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -238,7 +242,7 @@ def expand_runs(spec: StudySpec, budget: Budget, out: Path, name: str | None = N
             for seed in spec.seeds:
                 own = model.budgets.get(name, budget) if name else budget
                 run = RunSpec(spec.name, model, dataset, seed, own, Path(), spec.metrics, spec.eval_samples,
-                              spec.checkpoint_metrics)
+                              spec.checkpoint_metrics, dict(spec.evaluate_options))
                 run.run_dir = out / "runs" / run.key
                 runs.append(run)
     return runs
