@@ -111,6 +111,8 @@ def test_every_claim_gets_a_verdict_with_mixed_and_not_run_reasons(ledger_folder
     assert len(table) == 47 and all(line.count(" | ") == 5 for line in table)  # pipes in evidence are escaped
     assert "| C8 | 002 |" in markdown and "| mixed |" in markdown
     assert "| C5 | 000 |" in markdown and "not run here: the plant photo collections need a download" in markdown
+    # The studies' wall times add up to what the whole ledger costs (7 min 50 s each).
+    assert re.search(r"\| \*\*all\*\* \| \| 15 \| \*\*15 min 40 s\*\* \|", markdown)
 
     html = path.read_text()
     assert path == ledger_folder / "ledger.html"

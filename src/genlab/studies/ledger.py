@@ -292,7 +292,15 @@ def ledger_markdown(ledger: dict[str, Any]) -> str:
         state = "reused (nothing trained)" if study["reused"] else (f"FAILED: {study['error']}" if study["error"] else "")
         lines.append(f"| {study['name']} | {study['budget'] or ''} | {study['runs']} | {duration_text(study['wall_seconds'])} | "
                      f"{_cell(state)} |")
+    if ledger["studies"]:
+        lines.append(f"| **all** | | {sum(study['runs'] for study in ledger['studies'])} | "
+                     f"**{duration_text(total_wall_seconds(ledger))}** | |")
     return "\n".join(lines) + "\n"
+
+
+def total_wall_seconds(ledger: dict[str, Any]) -> float:
+    """The studies' wall times added up: what the whole ledger costs when each study runs once."""
+    return sum(study["wall_seconds"] or 0.0 for study in ledger["studies"])
 
 
 def ledger_html(ledger: dict[str, Any]) -> str:
@@ -301,5 +309,6 @@ def ledger_html(ledger: dict[str, Any]) -> str:
 
     environment = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=select_autoescape(["html", "j2"]))
     environment.filters["duration"] = duration_text
+    environment.globals["total_wall_seconds"] = total_wall_seconds
     reports = {study["name"]: study["report"] for study in ledger["studies"]}
     return environment.get_template("ledger.html.j2").render(ledger=ledger, reports=reports, verdicts=LEDGER_VERDICTS)
