@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import gc
 import os
 from dataclasses import dataclass
 from typing import Iterator
@@ -86,6 +87,10 @@ class DistributedContext:
     def close(self, wait: bool = True) -> None:
         """Leave the group if genlab created it; first wait for every rank unless this one failed."""
         if self.enabled and self.owns_group and dist.is_initialized():
+            # Free the DDP wrappers (and the gloo work they hold) now, while the interpreter is whole: left
+            # to interpreter shutdown, their worker threads can abort the process ("terminate called
+            # without an active exception") after a run that trained correctly.
+            gc.collect()
             if wait:
                 dist.barrier()  # no rank tears down while another still talks to it
             dist.destroy_process_group()
