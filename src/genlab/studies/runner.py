@@ -24,7 +24,9 @@ from genlab.io import atomic_write_json
 from genlab.runfolder import RunFolder
 from genlab.studies.fallback import resolve_datasets
 from genlab.studies.spec import RunSpec, StudySpec, budget_name, choose_budget, expand_runs, load_spec
+from genlab.train.budget import UNBOUNDED_STEPS
 from genlab.train.checkpoint import list_checkpoints, load_checkpoint
+from genlab.train.diagnostics import gradient_norm_summary
 from genlab.train.run import load_run
 
 
@@ -94,12 +96,21 @@ def full_evaluation(target: Any, metrics: list[str] | None, samples: int, write:
 LOG_NOT_LOSSES = ("step", "epoch", "time", "images_per_second", "modes_covered", "high_quality_fraction")
 
 
+def logged_rows(run_dir: Path) -> list[dict[str, Any]]:
+    """The rows the trainer logged to the run's metrics.jsonl ([] when it logged none)."""
+    folder = RunFolder(run_dir)
+    return folder.read_metrics() if folder.metrics.is_file() else []
+
+
 def logged_loss_means(run_dir: Path, steps: list[int]) -> list[dict[str, float]]:
-    """Per checkpoint step, {"loss.<name>": mean} of each value the trainer logged to metrics.jsonl since the
-    previous checkpoint: the losses (GANs: loss_d, loss_g, d_real, d_fake...; VAEs: loss, reconstruction, kl,
-    elbo), not bookkeeping, sample monitors ("sample_...") nor grouped diagnostics ("grad_norm/...", "val/...")."""
-    path = run_dir / "metrics.jsonl"
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+    """`loss_means` of the run folder's logged rows."""
+    return loss_means(logged_rows(run_dir), steps)
+
+
+def loss_means(rows: list[dict[str, Any]], steps: list[int]) -> list[dict[str, float]]:
+    """Per checkpoint step, {"loss.<name>": mean} of each value the trainer logged since the previous
+    checkpoint: the losses (GANs: loss_d, loss_g, d_real, d_fake...; VAEs: loss, reconstruction, kl, elbo),
+    not bookkeeping, sample monitors ("sample_...") nor grouped diagnostics ("grad_norm/...", "val/...")."""
     means, previous = [], -math.inf
     for step in steps:
         logged: dict[str, list[float]] = {}
@@ -180,7 +191,7 @@ def execute_run(task: dict[str, Any]) -> dict[str, Any]:
     result["settings"] = run_settings(task)
     try:
         budget = task["budget"]
-        options = {"steps": budget.get("steps") or 10**12, "minutes": budget.get("minutes"), "seed": task["seed"],
+        options = {"steps": budget.get("steps") or UNBOUNDED_STEPS, "minutes": budget.get("minutes"), "seed": task["seed"],
                    "progress": False, **_checkpoint_plan(budget)}
         if budget.get("steps") is None and budget.get("minutes") is None:
             raise GenlabError("a study budget needs steps or minutes")
@@ -192,9 +203,8 @@ def execute_run(task: dict[str, Any]) -> dict[str, Any]:
         evaluation = full_evaluation(run.path, task["metrics"], task["eval_samples"], options=eval_options)
         result["metrics"] = flatten(evaluation.get("metrics", {}))
         # Run-level gradient sizes (generator_grad_norm_median ...) from the norms the trainer logged (C36).
-        from genlab.train.diagnostics import read_gradient_norm_summary
-
-        result["metrics"].update(read_gradient_norm_summary(run_dir))
+        rows = logged_rows(run_dir)
+        result["metrics"].update(gradient_norm_summary(rows))
         result["quality_gate"] = evaluation.get("quality_gate")
         result["calibration"] = (evaluation.get("calibration") or {}).get("references")
         # Quality along training, from the checkpoints (each knows its own training time).
@@ -205,7 +215,7 @@ def execute_run(task: dict[str, Any]) -> dict[str, Any]:
             values = evaluate_run(checkpoint_run, task["checkpoint_metrics"], max(500, task["eval_samples"] // 2), write=False,
                                   options=eval_options)
             over_training.append({"step": step, "training_seconds": state.get("elapsed_seconds", 0.0), **values})
-        for point, losses in zip(over_training, logged_loss_means(run_dir, [point["step"] for point in over_training])):
+        for point, losses in zip(over_training, loss_means(rows, [point["step"] for point in over_training])):
             point.update(losses)
         result["over_training"] = over_training
         result["status"] = "done"

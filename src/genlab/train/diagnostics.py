@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from collections.abc import Iterable
@@ -31,6 +30,7 @@ from genlab.data.registry import Dataset
 from genlab.data.toy2d import toy2d_modes
 from genlab.models.base import unwrap
 from genlab.models.sampling import draw_samples
+from genlab.runfolder import RunFolder
 
 # Fixed bins of log10 |gradient| so histograms of different steps and layers share one axis.
 HISTOGRAM_RANGE = (-10.0, 2.0)
@@ -110,10 +110,8 @@ def gradient_norm_summary(rows: Iterable[dict[str, Any]]) -> dict[str, float]:
 
 def read_gradient_norm_summary(run_dir: str | Path) -> dict[str, float]:
     """`gradient_norm_summary` of the run folder's metrics.jsonl ({} when the file is missing)."""
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.is_file():
-        return {}
-    return gradient_norm_summary(json.loads(line) for line in path.read_text().splitlines() if line.strip())
+    folder = RunFolder(run_dir)
+    return gradient_norm_summary(folder.read_metrics()) if folder.metrics.is_file() else {}
 
 
 # --- mode-collapse signals from samples ----------------------------------------------------------
