@@ -68,6 +68,17 @@ def test_moving_a_slider_changes_the_decoded_image(page, tmp_path):
         shutil.copy(screenshot, Path(keep) / "explorer.png")
 
 
+def wait_for_settled_image(page, element_id: str, quiet_ms: int = 1500) -> str:
+    """Wait until the picture has stopped changing for `quiet_ms` (no update is still on its way)."""
+    page.wait_for_function(
+        "([id, quiet]) => { const image = document.querySelector(`#${id} img`); if (!image || !image.complete) return false;"
+        " const now = performance.now(), state = window.__settled ??= {};"
+        " if (state[id]?.src !== image.src) { state[id] = {src: image.src, since: now}; return false; }"
+        " return now - state[id].since >= quiet; }",
+        arg=[element_id, quiet_ms], timeout=60_000, polling=100)
+    return image_source(page, element_id)
+
+
 def text_of(page, element_id: str) -> str:
     return page.locator(f"#{element_id} textarea").input_value()
 
@@ -77,9 +88,11 @@ def test_clicking_the_latent_map_decodes_that_point_and_moves_z_there(page):
     box = page.locator("#map-manifold img").bounding_box()
     page.locator("#map-manifold img").click(position={"x": box["width"] * 0.25, "y": box["height"] * 0.75})
     first = wait_for_new_image(page, "map-point", None)
-    # The click moves z, and the map is redrawn with its cross there; click again once it is (as a person
-    # would, seeing the cross move): a click on a picture being replaced may never reach the app.
+    # The click moves z, and the map is redrawn with its cross there (the sliders' updates may redraw it more
+    # than once); click again once it has settled, as a person would: a click on a picture being replaced
+    # never reaches the app.
     wait_for_new_image(page, "map-manifold", manifold)
+    wait_for_settled_image(page, "map-manifold")
     box = page.locator("#map-manifold img").bounding_box()
     page.locator("#map-manifold img").click(position={"x": box["width"] * 0.8, "y": box["height"] * 0.2})
     assert wait_for_new_image(page, "map-point", first) != first
